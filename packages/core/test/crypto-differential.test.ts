@@ -1,0 +1,255 @@
+/**
+ * Differential tests: the portable provider against the noble provider and node:crypto on
+ * seeded random inputs (lengths 0..2000 with the edge sizes, offsets, with and without AD, in
+ * place and out of place), plus forgery rejection.
+ */
+import {
+  createCipheriv, createHash, createPrivateKey, createPublicKey, diffieHellman,
+} from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { createPortableProvider } from '../src/crypto/portable.js';
+import { createNobleProvider } from '../src/crypto/noble.js';
+
+/** Seeded PRNG (xorshift128+ on 32-bit halves is overkill; mulberry32 is enough for tests). */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0);
+  };
+}
+
+function bytes(rnd: () => number, n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = rnd() & 255;
+  return b;
+}
+
+function toHex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+}
+
+const EDGE_LENGTHS = [0, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 1420, 2000];
+
+/** The lengths to test: every edge length, then random ones up to 2000. */
+function lengthFor(i: number, rnd: () => number): number {
+  return i < EDGE_LENGTHS.length * 4 ? EDGE_LENGTHS[i % EDGE_LENGTHS.length] : rnd() % 2001;
+}
+
+function nodeSeal(key: Uint8Array, lo: number, hi: number, ad: Uint8Array, pt: Uint8Array): Uint8Array {
+  const nonce = Buffer.alloc(12);
+  nonce.writeUInt32LE(lo >>> 0, 4);
+  nonce.writeUInt32LE(hi >>> 0, 8);
+  const c = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 });
+  if (ad.length > 0) c.setAAD(ad, { plaintextLength: pt.length });
+  const ct = Buffer.concat([c.update(pt), c.final()]);
+  return new Uint8Array(Buffer.concat([ct, c.getAuthTag()]));
+}
+
+const PKCS8_X25519 = Buffer.from('302e020100300506032b656e04220420', 'hex');
+const SPKI_X25519 = Buffer.from('302a300506032b656e032100', 'hex');
+
+function nodeX25519(scalar: Uint8Array, point: Uint8Array): Uint8Array {
+  const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_X25519, scalar]), format: 'der', type: 'pkcs8' });
+  const publicKey = createPublicKey({ key: Buffer.concat([SPKI_X25519, point]), format: 'der', type: 'spki' });
+  return new Uint8Array(diffieHellman({ privateKey, publicKey }));
+}
+
+function nodeX25519Base(scalar: Uint8Array): Uint8Array {
+  const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_X25519, scalar]), format: 'der', type: 'pkcs8' });
+  const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
+  return new Uint8Array(spki.subarray(spki.length - 32));
+}
+
+describe('ChaCha20-Poly1305: portable vs noble vs node:crypto', () => {
+  it('seal/open agree byte for byte over 400 random cases', () => {
+    const rnd = prng(0x5eed01);
+    const portable = createPortableProvider();
+    const noble = createNobleProvider();
+    for (let i = 0; i < 400; i++) {
+      const len = lengthFor(i, rnd);
+      const adLen = i % 3 === 0 ? 0 : rnd() % 70;
+      const key = bytes(rnd, 32);
+      const lo = rnd() >>> 0;
+      const hi = i % 5 === 0 ? 0 : rnd() >>> 0;
+      const pt = bytes(rnd, len);
+      const ad = bytes(rnd, adLen);
+      const srcOff = rnd() % 9, dstOff = rnd() % 9, adOff = rnd() % 5;
+      const adBuf = new Uint8Array(adLen + adOff + 3);
+      adBuf.set(ad, adOff);
+      const src = new Uint8Array(srcOff + len + 5);
+      src.set(pt, srcOff);
+      const adArg = adLen > 0 || i % 2 === 0 ? adBuf : null;
+
+      const want = nodeSeal(key, lo, hi, ad, pt);
+      const outP = new Uint8Array(dstOff + len + 16 + 4);
+      portable.seal(key, lo, hi, adArg, adOff, adLen, src, srcOff, len, outP, dstOff);
+      expect(toHex(outP.subarray(dstOff, dstOff + len + 16))).toBe(toHex(want));
+      expect(outP[dstOff + len + 16]).toBe(0); // nothing written past the tag
+      const outN = new Uint8Array(dstOff + len + 16);
+      noble.seal(key, lo, hi, adArg, adOff, adLen, src, srcOff, len, outN, dstOff);
+      expect(toHex(outN.subarray(dstOff))).toBe(toHex(want));
+
+      // In place (same buffer, same offset).
+      const inPlace = new Uint8Array(srcOff + len + 16);
+      inPlace.set(pt, srcOff);
+      portable.seal(key, lo, hi, adArg, adOff, adLen, inPlace, srcOff, len, inPlace, srcOff);
+      expect(toHex(inPlace.subarray(srcOff))).toBe(toHex(want));
+
+      // Open: out of place, then in place.
+      const back = new Uint8Array(len + 2);
+      expect(portable.open(key, lo, hi, adArg, adOff, adLen, outP, dstOff, len, back, 1)).toBe(true);
+      expect(toHex(back.subarray(1, 1 + len))).toBe(toHex(pt));
+      expect(noble.open(key, lo, hi, adArg, adOff, adLen, outP, dstOff, len, back, 1)).toBe(true);
+      expect(toHex(back.subarray(1, 1 + len))).toBe(toHex(pt));
+      expect(portable.open(key, lo, hi, adArg, adOff, adLen, inPlace, srcOff, len, inPlace, srcOff)).toBe(true);
+      expect(toHex(inPlace.subarray(srcOff, srcOff + len))).toBe(toHex(pt));
+    }
+  });
+
+  it('tampered tag, ciphertext, AD, counter or key fail to open, also in place', () => {
+    const rnd = prng(0x5eed02);
+    const portable = createPortableProvider();
+    const noble = createNobleProvider();
+    for (let i = 0; i < 300; i++) {
+      const len = lengthFor(i, rnd);
+      const adLen = 1 + (rnd() % 40);
+      const key = bytes(rnd, 32);
+      const lo = rnd() >>> 0, hi = rnd() >>> 0;
+      const ad = bytes(rnd, adLen);
+      const pt = bytes(rnd, len);
+      const sealed = new Uint8Array(len + 16);
+      portable.seal(key, lo, hi, ad, 0, adLen, pt, 0, len, sealed, 0);
+
+      const what = i % 5;
+      const bad = sealed.slice();
+      const badAd = ad.slice();
+      const badKey = key.slice();
+      let badLo = lo;
+      if (what === 0) bad[len + (rnd() % 16)] ^= 1 << (rnd() % 8); // tag
+      else if (what === 1 && len > 0) bad[rnd() % len] ^= 1 << (rnd() % 8); // ciphertext
+      else if (what === 2 || len === 0) badAd[rnd() % adLen] ^= 1 << (rnd() % 8); // AD
+      else if (what === 3) badLo = (lo + 1) >>> 0; // counter
+      else badKey[rnd() % 32] ^= 1 << (rnd() % 8); // key
+
+      const out = new Uint8Array(len);
+      expect(portable.open(badKey, badLo, hi, badAd, 0, adLen, bad, 0, len, out, 0)).toBe(false);
+      expect(noble.open(badKey, badLo, hi, badAd, 0, adLen, bad, 0, len, out, 0)).toBe(false);
+      // In place: a forged packet is refused and its bytes are left as they were.
+      const copy = bad.slice();
+      expect(portable.open(badKey, badLo, hi, badAd, 0, adLen, bad, 0, len, bad, 0)).toBe(false);
+      expect(toHex(bad)).toBe(toHex(copy));
+      // The untampered packet still opens.
+      expect(portable.open(key, lo, hi, ad, 0, adLen, sealed, 0, len, out, 0)).toBe(true);
+      expect(toHex(out)).toBe(toHex(pt));
+    }
+  });
+});
+
+describe('XChaCha20-Poly1305: portable vs noble', () => {
+  it('agree over 300 random cases, and reject tampering', () => {
+    const rnd = prng(0x5eed03);
+    const portable = createPortableProvider();
+    const noble = createNobleProvider();
+    for (let i = 0; i < 300; i++) {
+      const len = lengthFor(i, rnd);
+      const adLen = i % 2 === 0 ? 0 : rnd() % 50;
+      const key = bytes(rnd, 32);
+      const nonceOff = rnd() % 7;
+      const nonce = bytes(rnd, nonceOff + 24);
+      const ad = bytes(rnd, adLen);
+      const pt = bytes(rnd, len);
+      const a = new Uint8Array(len + 16), b = new Uint8Array(len + 16);
+      portable.xseal(key, nonce, nonceOff, adLen ? ad : null, 0, adLen, pt, 0, len, a, 0);
+      noble.xseal(key, nonce, nonceOff, adLen ? ad : null, 0, adLen, pt, 0, len, b, 0);
+      expect(toHex(a)).toBe(toHex(b));
+      const inPlace = new Uint8Array(len + 16);
+      inPlace.set(pt);
+      portable.xseal(key, nonce, nonceOff, adLen ? ad : null, 0, adLen, inPlace, 0, len, inPlace, 0);
+      expect(toHex(inPlace)).toBe(toHex(a));
+      expect(portable.xopen(key, nonce, nonceOff, adLen ? ad : null, 0, adLen, inPlace, 0, len, inPlace, 0)).toBe(true);
+      expect(toHex(inPlace.subarray(0, len))).toBe(toHex(pt));
+      a[rnd() % (len + 16)] ^= 0x80;
+      const out = new Uint8Array(len);
+      expect(portable.xopen(key, nonce, nonceOff, adLen ? ad : null, 0, adLen, a, 0, len, out, 0)).toBe(false);
+      expect(noble.xopen(key, nonce, nonceOff, adLen ? ad : null, 0, adLen, a, 0, len, out, 0)).toBe(false);
+    }
+  });
+});
+
+describe('BLAKE2s: portable vs noble (and node:crypto blake2s256 unkeyed)', () => {
+  it('agree over 400 random cases with random chunking, keys and digest lengths', () => {
+    const rnd = prng(0x5eed04);
+    const portable = createPortableProvider();
+    const noble = createNobleProvider();
+    for (let i = 0; i < 400; i++) {
+      const len = i < 130 ? i : rnd() % 2001;
+      const keyLen = i % 4 === 0 ? 0 : rnd() % 33;
+      const outLen = i % 3 === 0 ? 32 : 1 + (rnd() % 32);
+      const data = bytes(rnd, len + 7);
+      const key = bytes(rnd, keyLen + 1);
+      const outs: string[] = [];
+      for (const p of [portable, noble]) {
+        p.hashInit(outLen, keyLen ? key : null, keyLen);
+        let pos = 0;
+        while (pos < len) {
+          const n = Math.min(len - pos, rnd() % 150);
+          p.hashUpdate(data, 3 + pos, n);
+          pos += n;
+        }
+        const out = new Uint8Array(outLen + 4);
+        p.hashFinal(out, 2);
+        outs.push(toHex(out.subarray(2, 2 + outLen)));
+        expect(out[0] | out[1] | out[outLen + 2] | out[outLen + 3]).toBe(0);
+      }
+      expect(outs[0]).toBe(outs[1]);
+      if (keyLen === 0 && outLen === 32) {
+        expect(outs[0]).toBe(createHash('blake2s256').update(data.subarray(3, 3 + len)).digest('hex'));
+      }
+    }
+  });
+});
+
+describe('X25519: portable vs noble vs node:crypto', () => {
+  it('shared secrets and public keys agree over 300 random cases', () => {
+    const rnd = prng(0x5eed05);
+    const portable = createPortableProvider();
+    const noble = createNobleProvider();
+    for (let i = 0; i < 300; i++) {
+      const scalar = bytes(rnd, 32);
+      const point = bytes(rnd, 32);
+      const a = new Uint8Array(32), b = new Uint8Array(32);
+      expect(portable.x25519(a, scalar, point)).toBe(true);
+      expect(noble.x25519(b, scalar, point)).toBe(true);
+      expect(toHex(a)).toBe(toHex(b));
+      // OpenSSL masks bit 255 too; compare on the canonical encoding anyway.
+      const p2 = point.slice();
+      p2[31] &= 127;
+      expect(toHex(a)).toBe(toHex(nodeX25519(scalar, p2)));
+      portable.x25519Base(a, scalar);
+      noble.x25519Base(b, scalar);
+      expect(toHex(a)).toBe(toHex(b));
+      if (i < 100) expect(toHex(a)).toBe(toHex(nodeX25519Base(scalar)));
+    }
+  });
+
+  it('non-canonical u-coordinates (>= p) are reduced, as RFC 7748 requires', () => {
+    const portable = createPortableProvider();
+    const noble = createNobleProvider();
+    const rnd = prng(0x5eed06);
+    // p + 2 .. 2^255 - 1 (p and p + 1 are low order and covered by the vector tests).
+    for (let low = 0xef; low <= 0xff; low++) {
+      const point = new Uint8Array(32).fill(0xff);
+      point[0] = low;
+      point[31] = 0x7f;
+      const scalar = bytes(rnd, 32);
+      const a = new Uint8Array(32), b = new Uint8Array(32);
+      expect(portable.x25519(a, scalar, point)).toBe(true);
+      expect(noble.x25519(b, scalar, point)).toBe(true);
+      expect(toHex(a)).toBe(toHex(b));
+    }
+  });
+});

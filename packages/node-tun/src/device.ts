@@ -1,0 +1,386 @@
+/**
+ * Library mode: a WireGuard device in a Node process with no TUN and no root. The application
+ * sends and receives inner IP packets (or UDP datagrams and pings, built for it) through the
+ * tunnel; the outer transport is a node:dgram UDP socket.
+ *
+ * ```ts
+ * const dev = await WgDevice.create({ privateKey, listenPort: 51820, address: ['10.0.0.1/24'] });
+ * dev.addPeer({ publicKey, allowedIPs: ['10.0.0.2/32'], endpoint: '203.0.113.5:51820' });
+ * dev.on('udp', (d) => console.log(d.src, d.srcPort, d.payload));
+ * dev.sendUdp('10.0.0.2', 9000, new TextEncoder().encode('hello'), 9000);
+ * ```
+ */
+import dgram from 'node:dgram';
+import dns from 'node:dns/promises';
+import net from 'node:net';
+import { EventEmitter } from 'node:events';
+import { randomFillSync } from 'node:crypto';
+import {
+  Engine, DROP_NAMES, EVENT_HANDSHAKE_COMPLETE, EVENT_ENDPOINT_CHANGED, EVENT_HANDSHAKE_GAVE_UP,
+  formatKey, parseKey, parseCidr, formatIp, wgError, createPortableProvider,
+  type CryptoProvider, type EngineSink, type PeerStatus,
+} from '@wgjs/core';
+import { answerEcho, parseIcmpEcho, parseUdp, writeIcmpEcho, writeUdp, udpInfo, echoInfo, ECHO_REQUEST, ECHO_REPLY } from '@wgjs/core/ip';
+
+export interface DeviceOptions {
+  /** Base64 private key (as `wg genkey` prints) or 32 raw bytes. */
+  privateKey: string | Uint8Array;
+  /** UDP port to listen on; 0 or undefined picks a free one. */
+  listenPort?: number;
+  /** Local address to bind (default: all, dual-stack). */
+  bindAddress?: string;
+  /** Our tunnel addresses with prefix, e.g. ['10.0.0.1/24', 'fd00::1/64']: sources for sendUdp/ping. */
+  address?: string[];
+  /** Answer ICMP echo requests to our tunnel addresses (default true). */
+  answerPings?: boolean;
+  crypto?: CryptoProvider;
+  maxPeers?: number;
+  mtu?: number;
+}
+
+export interface DevicePeerConfig {
+  publicKey: string | Uint8Array;
+  presharedKey?: string | Uint8Array | null;
+  allowedIPs?: string[];
+  /** "host:port", "[v6]:port"; hostnames are resolved (and re-resolved when handshakes go stale). */
+  endpoint?: string | null;
+  persistentKeepalive?: number;
+}
+
+export interface UdpMessage {
+  src: string;
+  srcPort: number;
+  dst: string;
+  dstPort: number;
+  payload: Uint8Array;
+  peer: string;
+}
+
+export interface PeerInfo extends Omit<PeerStatus, 'publicKey'> {
+  publicKey: string;
+}
+
+export interface DeviceStatus {
+  publicKey: string;
+  listenPort: number;
+  peers: PeerInfo[];
+  drops: Record<string, number>;
+}
+
+/** Formats a node:dgram source as the engine's endpoint string ("a.b.c.d:p" or "[v6]:p"). */
+export function formatEndpoint(address: string, port: number): string {
+  if (address.startsWith('::ffff:') && net.isIPv4(address.slice(7))) return address.slice(7) + ':' + port;
+  return net.isIPv6(address) ? '[' + address + ']:' + port : address + ':' + port;
+}
+
+/** Splits "host:port" / "[v6]:port"; throws EINVAL with the offending text. */
+export function splitHostPort(ep: string): { host: string; port: number } {
+  let host: string;
+  let portText: string;
+  if (ep.startsWith('[')) {
+    const end = ep.indexOf(']');
+    if (end < 0 || ep[end + 1] !== ':') throw wgError('EINVAL', `endpoint "${ep}" must look like [ipv6]:port`);
+    host = ep.slice(1, end);
+    portText = ep.slice(end + 2);
+  } else {
+    const i = ep.lastIndexOf(':');
+    if (i <= 0) throw wgError('EINVAL', `endpoint "${ep}" must look like host:port`);
+    host = ep.slice(0, i);
+    portText = ep.slice(i + 1);
+    if (host.includes(':')) throw wgError('EINVAL', `endpoint "${ep}": put IPv6 addresses in brackets, [addr]:port`);
+  }
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port < 1 || port > 65535) throw wgError('EINVAL', `endpoint "${ep}" has an invalid port`);
+  return { host, port };
+}
+
+const random = (buf: Uint8Array, off: number, len: number): void => {
+  randomFillSync(buf, off, len);
+};
+
+export class WgDevice extends EventEmitter {
+  readonly engine: Engine;
+  private sock: dgram.Socket;
+  private dualStack: boolean;
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = Infinity;
+  private closed = false;
+  private addrs: { ip: Uint8Array; family: 4 | 6; text: string }[] = [];
+  private answerPings: boolean;
+  private out: Uint8Array;
+  private hostnames = new Map<number, string>();
+  listenPort = 0;
+
+  private constructor(opts: DeviceOptions, sock: dgram.Socket, dualStack: boolean) {
+    super();
+    this.sock = sock;
+    this.dualStack = dualStack;
+    this.answerPings = opts.answerPings ?? true;
+    const key = typeof opts.privateKey === 'string' ? parseKey(opts.privateKey, 'private key') : opts.privateKey;
+    for (const a of opts.address ?? []) {
+      const c = parseCidr(a);
+      this.addrs.push({ ip: c.ip, family: c.family, text: formatIp(c.ip, 0, c.family) });
+    }
+    const self = this;
+    const sink: EngineSink = {
+      send(buf, off, len, endpoint) {
+        self.sendDatagram(buf, off, len, endpoint);
+      },
+      deliver(buf, off, len, peer) {
+        self.onInner(buf, off, len, peer);
+      },
+      event(type, peer) {
+        if (type === EVENT_HANDSHAKE_COMPLETE) self.emit('handshake', self.peerKey(peer));
+        else if (type === EVENT_ENDPOINT_CHANGED) self.emit('roam', self.peerKey(peer));
+        else if (type === EVENT_HANDSHAKE_GAVE_UP) self.onGaveUp(peer);
+      },
+    };
+    this.engine = new Engine({
+      privateKey: key,
+      crypto: opts.crypto ?? createPortableProvider(),
+      random,
+      wallTime: Date.now,
+      maxPeers: opts.maxPeers ?? 256,
+      mtu: opts.mtu ?? 1420,
+    }, sink);
+    this.out = new Uint8Array(this.engine.mtu);
+    sock.on('message', (msg, rinfo) => {
+      if (this.closed) return;
+      this.engine.receive(performance.now(), msg, 0, msg.length, formatEndpoint(rinfo.address, rinfo.port));
+      this.schedule();
+    });
+    sock.on('error', (err) => this.emit('error', err));
+  }
+
+  /** Creates a device and binds its UDP socket. Rejects with a clear error if the port is taken. */
+  static async create(opts: DeviceOptions): Promise<WgDevice> {
+    const port = opts.listenPort ?? 0;
+    if (!(Number.isInteger(port) && port >= 0 && port <= 65535)) throw wgError('EINVAL', `listen port ${port} is not 0..65535`);
+    let sock: dgram.Socket;
+    let dual = true;
+    const bind = (s: dgram.Socket, addr?: string) => new Promise<void>((resolve, reject) => {
+      const onErr = (e: NodeJS.ErrnoException) => reject(e);
+      s.once('error', onErr);
+      s.bind({ port, address: addr, exclusive: true }, () => {
+        s.off('error', onErr);
+        resolve();
+      });
+    });
+    const bindAddr = opts.bindAddress;
+    try {
+      if (bindAddr && net.isIPv4(bindAddr)) {
+        dual = false;
+        sock = dgram.createSocket({ type: 'udp4' });
+        await bind(sock, bindAddr);
+      } else {
+        sock = dgram.createSocket({ type: 'udp6', ipv6Only: false });
+        try {
+          await bind(sock, bindAddr ?? '::');
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EAFNOSUPPORT' && (e as NodeJS.ErrnoException).code !== 'EADDRNOTAVAIL') throw e;
+          sock.close();
+          dual = false;
+          sock = dgram.createSocket({ type: 'udp4' });
+          await bind(sock, '0.0.0.0');
+        }
+      }
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === 'EADDRINUSE') throw wgError('EADDRINUSE', `UDP port ${port} is already in use: choose another ListenPort or stop the program using it`);
+      throw err;
+    }
+    const dev = new WgDevice(opts, sock, dual);
+    dev.listenPort = sock.address().port;
+    return dev;
+  }
+
+  get publicKey(): string {
+    return formatKey(this.engine.publicKey);
+  }
+
+  private peerKey(id: number): string {
+    return formatKey(this.engine.peerStatus(id).publicKey);
+  }
+
+  private peerId(publicKey: string | Uint8Array): number {
+    const k = typeof publicKey === 'string' ? parseKey(publicKey, 'peer public key') : publicKey;
+    const id = this.engine.findPeer(k);
+    if (id < 0) throw wgError('ENOENT', `no peer with public key ${formatKey(k)}`);
+    return id;
+  }
+
+  /** Adds a peer (or updates it, if the public key is known). Hostname endpoints are resolved. */
+  async addPeer(cfg: DevicePeerConfig): Promise<void> {
+    const pub = typeof cfg.publicKey === 'string' ? parseKey(cfg.publicKey, 'peer public key') : cfg.publicKey;
+    const psk = cfg.presharedKey === undefined || cfg.presharedKey === null ? cfg.presharedKey
+      : typeof cfg.presharedKey === 'string' ? parseKey(cfg.presharedKey, 'preshared key') : cfg.presharedKey;
+    const endpoint = cfg.endpoint ? await this.resolve(cfg.endpoint) : cfg.endpoint;
+    let id = this.engine.findPeer(pub);
+    const update = { presharedKey: psk, allowedIPs: cfg.allowedIPs, endpoint, persistentKeepalive: cfg.persistentKeepalive };
+    if (id < 0) id = this.engine.addPeer({ publicKey: pub, ...update });
+    else this.engine.updatePeer(id, update);
+    if (cfg.endpoint && !net.isIP(splitHostPort(cfg.endpoint).host)) this.hostnames.set(id, cfg.endpoint);
+    else this.hostnames.delete(id);
+    if (endpoint && (cfg.persistentKeepalive ?? 0) > 0) this.engine.connect(performance.now(), id);
+    this.schedule();
+  }
+
+  /** Removes a peer; its keys are wiped. */
+  removePeer(publicKey: string | Uint8Array): void {
+    const id = this.peerId(publicKey);
+    this.engine.removePeer(id);
+    this.hostnames.delete(id);
+    this.schedule();
+  }
+
+  /** Starts a handshake with a peer now rather than on first traffic. */
+  connect(publicKey: string | Uint8Array): void {
+    this.engine.connect(performance.now(), this.peerId(publicKey));
+    this.schedule();
+  }
+
+  private async resolve(ep: string): Promise<string> {
+    const { host, port } = splitHostPort(ep);
+    if (net.isIP(host)) return formatEndpoint(host, port);
+    const r = await dns.lookup(host, { family: this.dualStack ? 0 : 4 });
+    return formatEndpoint(r.address, port);
+  }
+
+  /** A stale handshake with a hostname endpoint: the name may point elsewhere now. */
+  private onGaveUp(id: number): void {
+    const name = this.hostnames.get(id);
+    this.emit('handshake-failed', this.peerKey(id));
+    if (!name) return;
+    this.resolve(name).then((ep) => {
+      if (!this.closed && this.hostnames.get(id) === name) this.engine.updatePeer(id, { endpoint: ep });
+    }, (err) => this.emit('warning', `re-resolving ${name} failed: ${(err as Error).message}`));
+  }
+
+  /**
+   * Sends one inner IP packet into the tunnel (routed by AllowedIPs). Returns 0 if sent or
+   * queued for a handshake, otherwise the drop reason's name.
+   */
+  send(packet: Uint8Array): 0 | string {
+    const r = this.engine.sendPacket(performance.now(), packet, 0, packet.length);
+    this.schedule();
+    return r === 0 ? 0 : DROP_NAMES[r];
+  }
+
+  private source(family: 4 | 6): Uint8Array {
+    const a = this.addrs.find((x) => x.family === family);
+    if (!a) throw wgError('EINVAL', `no IPv${family} tunnel address configured (DeviceOptions.address)`);
+    return a.ip;
+  }
+
+  /** Sends a UDP datagram to `dst:dstPort` inside the tunnel, from our tunnel address. */
+  sendUdp(dst: string, dstPort: number, payload: Uint8Array, srcPort = dstPort): 0 | string {
+    const d = parseCidr(dst);
+    const len = writeUdp(this.out, 0, d.family, this.source(d.family), srcPort, d.ip, dstPort, payload, 0, payload.length);
+    if (len < 0) throw wgError('EMSGSIZE', `UDP payload of ${payload.length} bytes does not fit the MTU of ${this.engine.mtu}`);
+    return this.send(this.out.subarray(0, len));
+  }
+
+  /** Sends an ICMP echo request to `dst`; the reply arrives as a 'pong' event. */
+  ping(dst: string, id: number, seq: number, payload: Uint8Array = new Uint8Array(16)): 0 | string {
+    const d = parseCidr(dst);
+    const len = writeIcmpEcho(this.out, 0, d.family, this.source(d.family), d.ip, ECHO_REQUEST, id, seq, payload, 0, payload.length);
+    return this.send(this.out.subarray(0, len));
+  }
+
+  private isOurs(buf: Uint8Array, off: number, family: 4 | 6): boolean {
+    for (const a of this.addrs) {
+      if (a.family !== family) continue;
+      let eq = true;
+      for (let i = 0; i < a.ip.length; i++) if (a.ip[i] !== buf[off + i]) { eq = false; break; }
+      if (eq) return true;
+    }
+    return false;
+  }
+
+  private onInner(buf: Uint8Array, off: number, len: number, peer: number): void {
+    const family = (buf[off] >> 4) === 6 ? 6 : 4;
+    const dstOff = off + (family === 4 ? 16 : 24);
+    if (this.listenerCount('packet') > 0) this.emit('packet', buf.subarray(off, off + len), this.peerKey(peer));
+    if (this.addrs.length > 0 && !this.isOurs(buf, dstOff, family)) return;
+    const kind = parseIcmpEcho(buf, off, len);
+    if (kind > 0) {
+      const r = echoInfo;
+      if (kind === ECHO_REQUEST && this.answerPings) {
+        const n = answerEcho(buf, off, len, this.out, 0);
+        if (n > 0) this.engine.sendToPeer(performance.now(), peer, this.out, 0, n);
+      } else if (kind === ECHO_REPLY) {
+        this.emit('pong', { src: formatIp(buf, off + (family === 4 ? 12 : 8), family), id: r.id, seq: r.seq });
+      }
+      return;
+    }
+    if (parseUdp(buf, off, len) >= 0) {
+      const r = udpInfo;
+      const msg: UdpMessage = {
+        src: formatIp(buf, off + (family === 4 ? 12 : 8), family),
+        srcPort: r.srcPort,
+        dst: formatIp(buf, dstOff, family),
+        dstPort: r.dstPort,
+        payload: buf.slice(r.payloadOff, r.payloadOff + r.payloadLen),
+        peer: this.peerKey(peer),
+      };
+      this.emit('udp', msg);
+    }
+  }
+
+  private sendDatagram(buf: Uint8Array, off: number, len: number, endpoint: string): void {
+    if (this.closed) return;
+    let host: string;
+    let port: number;
+    try {
+      ({ host, port } = splitHostPort(endpoint));
+    } catch {
+      return;
+    }
+    if (this.dualStack && net.isIPv4(host)) host = '::ffff:' + host;
+    // The engine reuses its buffer as soon as we return; dgram sends asynchronously.
+    this.sock.send(Buffer.from(buf.subarray(off, off + len)), port, host);
+  }
+
+  /** Arms one Node timer for the engine's next deadline. */
+  private schedule(): void {
+    if (this.closed) return;
+    const at = this.engine.nextDeadline();
+    if (at === this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.timerAt = at;
+    if (at === Infinity) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.timerAt = Infinity;
+      if (this.closed) return;
+      this.engine.tick(performance.now());
+      this.schedule();
+    }, Math.max(0, Math.ceil(at - performance.now())));
+    this.timer.unref?.();
+  }
+
+  /** Status of the device and every peer (keys in base64). */
+  status(): DeviceStatus {
+    const drops: Record<string, number> = {};
+    this.engine.drops.forEach((n, i) => { if (n > 0) drops[DROP_NAMES[i]] = n; });
+    return {
+      publicKey: this.publicKey,
+      listenPort: this.listenPort,
+      peers: this.engine.peerIds().map((id) => {
+        const s = this.engine.peerStatus(id);
+        return { ...s, publicKey: formatKey(s.publicKey) };
+      }),
+      drops,
+    };
+  }
+
+  /** Closes the socket and wipes every key. */
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.engine.wipe();
+    return new Promise((resolve) => this.sock.close(() => resolve()));
+  }
+}

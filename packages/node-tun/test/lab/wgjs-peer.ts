@@ -1,0 +1,64 @@
+/**
+ * A wgjs peer in library mode, run as a child process inside a test namespace
+ * (`ip netns exec NS node --import tsx wgjs-peer.ts '<json config>'`). It speaks JSON lines:
+ * commands on stdin, events on stdout. Used by the interop tests against wireguard-go.
+ *
+ * Commands: {"cmd":"ping","dst":ip,"count":n}, {"cmd":"udp","dst":ip,"port":n,"data":text},
+ * {"cmd":"connect","peer":pub}, {"cmd":"status"}, {"cmd":"quit"}.
+ * Events: ready, handshake, pong, udp, status, error.
+ */
+import { createInterface } from 'node:readline';
+import { WgDevice, type DevicePeerConfig } from '../../src/device.js';
+
+interface Config {
+  privateKey: string;
+  listenPort: number;
+  bindAddress?: string;
+  address: string[];
+  peers: DevicePeerConfig[];
+}
+
+const out = (o: object): void => {
+  process.stdout.write(JSON.stringify(o) + '\n');
+};
+
+async function main(): Promise<void> {
+  const cfg = JSON.parse(process.argv[2]) as Config;
+  const dev = await WgDevice.create({ privateKey: cfg.privateKey, listenPort: cfg.listenPort, bindAddress: cfg.bindAddress, address: cfg.address });
+  for (const p of cfg.peers) await dev.addPeer(p);
+  dev.on('handshake', (peer: string) => out({ event: 'handshake', peer }));
+  dev.on('pong', (p: { src: string; seq: number }) => out({ event: 'pong', src: p.src, seq: p.seq }));
+  dev.on('udp', (m: { src: string; srcPort: number; dstPort: number; payload: Uint8Array }) =>
+    out({ event: 'udp', src: m.src, srcPort: m.srcPort, dstPort: m.dstPort, data: Buffer.from(m.payload).toString() }));
+  dev.on('error', (e: Error) => out({ event: 'error', message: e.message }));
+  const rl = createInterface({ input: process.stdin });
+  rl.on('line', (line) => {
+    let c: { cmd: string; dst?: string; count?: number; port?: number; data?: string; peer?: string };
+    try {
+      c = JSON.parse(line);
+    } catch {
+      out({ event: 'error', message: 'bad command' });
+      return;
+    }
+    if (c.cmd === 'ping') {
+      const n = c.count ?? 1;
+      for (let i = 0; i < n; i++) setTimeout(() => dev.ping(c.dst!, 77, i + 1), i * 200);
+    } else if (c.cmd === 'udp') {
+      dev.sendUdp(c.dst!, c.port!, Buffer.from(c.data ?? ''), c.port!);
+    } else if (c.cmd === 'connect') {
+      dev.connect(c.peer!);
+    } else if (c.cmd === 'status') {
+      out({ event: 'status', status: dev.status() });
+    } else if (c.cmd === 'quit') {
+      void dev.close().then(() => process.exit(0));
+    }
+  });
+  rl.on('close', () => void dev.close().then(() => process.exit(0)));
+  process.on('SIGTERM', () => void dev.close().then(() => process.exit(0)));
+  out({ event: 'ready', publicKey: dev.publicKey, port: dev.listenPort });
+}
+
+main().catch((e) => {
+  out({ event: 'error', message: (e as Error).message });
+  process.exit(1);
+});
