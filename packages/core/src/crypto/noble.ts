@@ -1,3 +1,4 @@
+// wgjs:host-only — reference provider for tests and benchmarks; never bundled for the device.
 /**
  * Reference crypto provider over @noble/ciphers, @noble/hashes and @noble/curves. Used by tests
  * and benchmarks as the yardstick for the portable provider; it allocates per call and needs
