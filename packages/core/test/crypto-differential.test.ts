@@ -253,3 +253,57 @@ describe('X25519: portable vs noble vs node:crypto', () => {
     }
   });
 });
+
+describe('zero allocation on the hot paths', () => {
+  it('seal/open/xseal/xopen/hash/x25519 construct no typed arrays and take no views', () => {
+    const p = createPortableProvider();
+    const key = new Uint8Array(32).fill(1);
+    const ad = new Uint8Array(20).fill(2);
+    const buf = new Uint8Array(1500);
+    const nonce = new Uint8Array(24).fill(3);
+    const out = new Uint8Array(32);
+    const run = (): void => {
+      p.seal(key, 1, 2, ad, 1, 17, buf, 3, 1421, buf, 3);
+      expect(p.open(key, 1, 2, ad, 1, 17, buf, 3, 1421, buf, 3)).toBe(true);
+      p.seal(key, 1, 2, null, 0, 0, buf, 0, 63, buf, 100);
+      p.xseal(key, nonce, 0, ad, 0, 5, buf, 0, 100, buf, 0);
+      expect(p.xopen(key, nonce, 0, ad, 0, 5, buf, 0, 100, buf, 0)).toBe(true);
+      p.hashInit(16, key, 32);
+      p.hashUpdate(buf, 5, 300);
+      p.hashFinal(out, 0);
+      p.x25519Base(out, key);
+      p.x25519(out, key, out);
+    };
+    run(); // warm up (module scratch already exists; nothing lazy should remain)
+    const g = globalThis as unknown as Record<string, unknown>;
+    const names = ['Uint8Array', 'Int8Array', 'Uint16Array', 'Int16Array', 'Uint32Array', 'Int32Array',
+      'Float32Array', 'Float64Array', 'DataView', 'ArrayBuffer'];
+    const saved = names.map((n) => g[n]);
+    let constructed = 0;
+    let views = 0;
+    const typedProto = Object.getPrototypeOf(Uint8Array.prototype) as { subarray: (...a: unknown[]) => unknown };
+    const subarray = typedProto.subarray;
+    names.forEach((n, i) => {
+      g[n] = new Proxy(saved[i] as object, {
+        construct(target, args) {
+          constructed++;
+          return Reflect.construct(target as new (...a: unknown[]) => object, args);
+        },
+      });
+    });
+    typedProto.subarray = function (this: unknown, ...args: unknown[]) {
+      views++;
+      return subarray.apply(this, args);
+    };
+    try {
+      run();
+    } finally {
+      names.forEach((n, i) => {
+        g[n] = saved[i];
+      });
+      typedProto.subarray = subarray;
+    }
+    expect(constructed).toBe(0);
+    expect(views).toBe(0);
+  });
+});
