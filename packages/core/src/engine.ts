@@ -132,8 +132,12 @@ class Peer {
   needAnotherKeepalive: boolean;
   sentLastMinuteHandshake: boolean;
   persistentKeepalive: number;
-  rxBytes: number;
-  txBytes: number;
+  /**
+   * rx/tx byte counters: one-element Float64Arrays, because a plain number property that grows
+   * past 2^30 becomes a heap-allocated double in V8 and each += would then allocate.
+   */
+  rx: Float64Array;
+  tx: Float64Array;
   /** Wall-clock ms of the last completed handshake (0 = never), for `wg show`. */
   lastHandshakeWall: number;
   /** Monotonic ms of the last completed handshake (-Infinity = never). */
@@ -162,8 +166,8 @@ class Peer {
     this.needAnotherKeepalive = false;
     this.sentLastMinuteHandshake = false;
     this.persistentKeepalive = 0;
-    this.rxBytes = 0;
-    this.txBytes = 0;
+    this.rx = new Float64Array(1);
+    this.tx = new Float64Array(1);
     this.lastHandshakeWall = 0;
     this.lastHandshakeTime = -Infinity;
     this.timers.fill(Infinity);
@@ -178,8 +182,12 @@ export interface PeerStatus {
   endpoint: string | null;
   allowedIPs: string[];
   persistentKeepalive: number;
-  rxBytes: number;
-  txBytes: number;
+  /**
+   * rx/tx byte counters: one-element Float64Arrays, because a plain number property that grows
+   * past 2^30 becomes a heap-allocated double in V8 and each += would then allocate.
+   */
+  rx: Float64Array;
+  tx: Float64Array;
   /** Wall-clock ms since the epoch of the last handshake, 0 if none. */
   lastHandshakeWall: number;
   /** Monotonic ms of the last handshake, -Infinity if none. */
@@ -494,8 +502,8 @@ export class Engine {
       endpoint: p.endpoint,
       allowedIPs: this.allowedIPsOf(id),
       persistentKeepalive: p.persistentKeepalive,
-      rxBytes: p.rxBytes,
-      txBytes: p.txBytes,
+      rxBytes: p.rx[0],
+      txBytes: p.tx[0],
       lastHandshakeWall: p.lastHandshakeWall,
       lastHandshakeTime: p.lastHandshakeTime,
       hasSession: p.current >= 0,
@@ -564,8 +572,8 @@ export class Engine {
     p.needAnotherKeepalive = false;
     p.sentLastMinuteHandshake = false;
     p.persistentKeepalive = 0;
-    p.rxBytes = 0;
-    p.txBytes = 0;
+    p.rx[0] = 0;
+    p.tx[0] = 0;
     p.lastHandshakeWall = 0;
     p.lastHandshakeTime = -Infinity;
   }
@@ -829,7 +837,7 @@ export class Engine {
     writeU32LE(tx, 12, hi);
     this.c.seal(this.kpSendKey[kp], lo, hi, null, 0, 0, tx, 16, padded, tx, 16);
     const total = TRANSPORT_MIN_SIZE + padded;
-    p.txBytes += total;
+    p.tx[0] += total;
     this.sink.send(tx, 0, total, p.endpoint as string, id);
     // timers: any_authenticated_packet_traversal, any_authenticated_packet_sent, data_sent
     this.timersAnyAuthenticatedPacketTraversal(p, now);
@@ -964,7 +972,7 @@ export class Engine {
     p.hsState = HS_CREATED_INITIATION;
     p.cookie.addMacs(this.noise, now, m, INITIATION_SIZE);
     p.lastSentHandshake = now;
-    p.txBytes += INITIATION_SIZE;
+    p.tx[0] += INITIATION_SIZE;
     this.sink.send(m, 0, INITIATION_SIZE, p.endpoint, id);
     // timers: traversal, any_authenticated_packet_sent, handshake_initiated
     this.timersAnyAuthenticatedPacketTraversal(p, now);
@@ -1074,7 +1082,7 @@ export class Engine {
     hs.clear();
     const remoteIndex = readU32LE(buf, off + 4);
     this.setEndpoint(id, endpoint);
-    p.rxBytes += INITIATION_SIZE;
+    p.rx[0] += INITIATION_SIZE;
     // timers: any_authenticated_packet_received (new_handshake off), traversal
     p.timers[T_NEW_HANDSHAKE] = Infinity;
     this.timersAnyAuthenticatedPacketTraversal(p, now);
@@ -1109,7 +1117,7 @@ export class Engine {
     }
     p.cookie.addMacs(this.noise, now, m, RESPONSE_SIZE);
     if (!this.beginSession(now, id, false, remoteIndex)) return;
-    p.txBytes += RESPONSE_SIZE;
+    p.tx[0] += RESPONSE_SIZE;
     this.sink.send(m, 0, RESPONSE_SIZE, p.endpoint as string, id);
     this.timersAnyAuthenticatedPacketTraversal(p, now);
     p.timers[T_SEND_KEEPALIVE] = Infinity;
@@ -1137,7 +1145,7 @@ export class Engine {
     hs.clear();
     const remoteIndex = readU32LE(buf, off + 4);
     this.setEndpoint(id, endpoint);
-    p.rxBytes += RESPONSE_SIZE;
+    p.rx[0] += RESPONSE_SIZE;
     p.timers[T_NEW_HANDSHAKE] = Infinity;
     this.timersAnyAuthenticatedPacketTraversal(p, now);
     if (!this.beginSession(now, id, true, remoteIndex)) return Drop.NO_SLOT;
@@ -1193,7 +1201,7 @@ export class Engine {
     this.keepKeyFreshReceive(now, id);
     p.timers[T_NEW_HANDSHAKE] = Infinity;
     this.timersAnyAuthenticatedPacketTraversal(p, now);
-    p.rxBytes += len;
+    p.rx[0] += len;
     if (ctLen === 0) return 0; // keepalive
     // timers_data_received: answer within KEEPALIVE_TIMEOUT if we have nothing else to send.
     if (p.timers[T_SEND_KEEPALIVE] === Infinity) p.timers[T_SEND_KEEPALIVE] = now + KEEPALIVE_TIMEOUT;
