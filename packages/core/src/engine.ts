@@ -108,6 +108,12 @@ const MAX_COUNTER_HI = 0x200000;
 
 const IDENTIFIER_BYTES = ascii(IDENTIFIER);
 
+/** True if two endpoint strings name the same address (ports may differ). */
+function sameHost(a: string, b: string): boolean {
+  const i = a.lastIndexOf(':');
+  return i === b.lastIndexOf(':') && a.substring(0, i) === b.substring(0, i);
+}
+
 /** Per-peer state. Allocated once per slot at construction and reused. */
 class Peer {
   used: boolean;
@@ -142,6 +148,14 @@ class Peer {
   lastHandshakeWall: number;
   /** Monotonic ms of the last completed handshake (-Infinity = never). */
   lastHandshakeTime: number;
+  /** Precomputed next ephemeral key pair and es = DH(e, peer static), made while idle. */
+  preEPriv: Uint8Array;
+  preEPub: Uint8Array;
+  preEs: Uint8Array;
+  hasPre: boolean;
+  /** The last initiation we sent (to re-send it to a rebound source, see receiveTransport). */
+  lastInitiation: Uint8Array;
+  lastRebindProbe: number;
 
   constructor() {
     const mem = new Uint8Array(32 * 3 + 12);
@@ -151,6 +165,13 @@ class Peer {
     this.greatestTimestamp = mem.subarray(96, 108);
     this.hs = new HandshakeState();
     this.cookie = new CookieState();
+    const pre = new Uint8Array(96);
+    this.preEPriv = pre.subarray(0, 32);
+    this.preEPub = pre.subarray(32, 64);
+    this.preEs = pre.subarray(64, 96);
+    this.hasPre = false;
+    this.lastInitiation = new Uint8Array(INITIATION_SIZE);
+    this.lastRebindProbe = -Infinity;
     this.timers = new Float64Array(TIMER_COUNT);
     this.used = false;
     this.endpoint = null;
@@ -182,12 +203,8 @@ export interface PeerStatus {
   endpoint: string | null;
   allowedIPs: string[];
   persistentKeepalive: number;
-  /**
-   * rx/tx byte counters: one-element Float64Arrays, because a plain number property that grows
-   * past 2^30 becomes a heap-allocated double in V8 and each += would then allocate.
-   */
-  rx: Float64Array;
-  tx: Float64Array;
+  rxBytes: number;
+  txBytes: number;
   /** Wall-clock ms since the epoch of the last handshake, 0 if none. */
   lastHandshakeWall: number;
   /** Monotonic ms of the last handshake, -Infinity if none. */
@@ -203,6 +220,9 @@ export class Engine {
   readonly drops: Float64Array;
   /** Cookie replies we sent while under load. */
   cookieRepliesSent: number;
+  /** Initiations re-sent to a peer's new source port (see `unknownIndex`). */
+  rebindProbes: number;
+  private lastRebindScan: number;
 
   private c: CryptoProvider;
   private noise: Noise;
@@ -276,6 +296,8 @@ export class Engine {
     this.sink = sink;
     this.drops = new Float64Array(DROP_COUNT);
     this.cookieRepliesSent = 0;
+    this.rebindProbes = 0;
+    this.lastRebindScan = -Infinity;
 
     this.peers = [];
     for (let i = 0; i < maxPeers; i++) this.peers.push(new Peer());
@@ -544,10 +566,61 @@ export class Engine {
     this.k2.fill(0);
   }
 
-  /** Starts a handshake with a peer now (e.g. at start-up, or after the device woke up). */
-  connect(now: number, id: number): void {
-    this.peerAt(id);
+  /**
+   * Starts a handshake with a peer now (at start-up, or after a device woke up). Initiations are
+   * limited to one per REKEY_TIMEOUT; `force` lifts that limit for this call — for when the driver
+   * knows the path changed (a modem re-attached, a new local address) and waiting would only
+   * lose time.
+   */
+  connect(now: number, id: number, force?: boolean): void {
+    const p = this.peerAt(id);
+    if (force === true) p.lastSentHandshake = -Infinity;
     this.initiateHandshake(now, id, false);
+  }
+
+  /**
+   * Does the X25519 work of the next initiation ahead of time: a fresh ephemeral key pair and
+   * DH(ephemeral, peer static). Call it while idle on a slow device; the next initiation to this
+   * peer then needs no scalar multiplication at all. Returns false if the peer's key is unusable.
+   */
+  precomputeHandshake(id: number): boolean {
+    const p = this.peerAt(id);
+    if (p.hasPre) return true;
+    this.random(p.preEPriv, 0, 32);
+    this.c.x25519Base(p.preEPub, p.preEPriv);
+    if (!this.c.x25519(p.preEs, p.preEPriv, p.publicKey)) {
+      this.clearPrecomputed(p);
+      return false;
+    }
+    p.hasPre = true;
+    return true;
+  }
+
+  /** True if the next initiation to this peer is precomputed. */
+  hasPrecomputedHandshake(id: number): boolean {
+    return this.peerAt(id).hasPre;
+  }
+
+  /**
+   * Sends a probe: a transport packet with a 16-byte payload that is not an IP packet. A WireGuard
+   * peer drops it after decryption but, as for any data, answers with its passive keepalive
+   * within KEEPALIVE_TIMEOUT if it has nothing else to send — and our own "data sent, nothing
+   * received" timer starts a new handshake if no answer comes. A keepalive draws no answer, so a
+   * probe is how a NATed node learns that its path (or the peer's session) is gone.
+   * Returns false if there is no usable session (a handshake is started instead).
+   */
+  probe(now: number, id: number): boolean {
+    const p = this.peerAt(id);
+    if (p.endpoint === null) return false;
+    if (!this.sessionUsable(p.current, now)) {
+      this.initiateHandshake(now, id, false);
+      return false;
+    }
+    const tx = this.tx;
+    for (let i = 16; i < 32; i++) tx[i] = 0;
+    this.encryptAndSend(now, id, p.current, tx, 16, 16);
+    this.keepKeyFreshSend(now, id);
+    return true;
   }
 
   private peerAt(id: number): Peer {
@@ -576,6 +649,16 @@ export class Engine {
     p.tx[0] = 0;
     p.lastHandshakeWall = 0;
     p.lastHandshakeTime = -Infinity;
+    this.clearPrecomputed(p);
+    p.lastInitiation.fill(0);
+    p.lastRebindProbe = -Infinity;
+  }
+
+  private clearPrecomputed(p: Peer): void {
+    p.preEPriv.fill(0);
+    p.preEPub.fill(0);
+    p.preEs.fill(0);
+    p.hasPre = false;
   }
 
   // ------------------------------------------------------------------ sessions
@@ -953,8 +1036,14 @@ export class Engine {
     p.hsLocalIndex = idx;
     p.hsHasIndex = true;
     const hs = p.hs;
-    this.random(hs.ePriv, 0, 32);
-    this.c.x25519Base(hs.ePub, hs.ePriv);
+    const pre = p.hasPre;
+    if (pre) {
+      hs.ePriv.set(p.preEPriv);
+      hs.ePub.set(p.preEPub);
+    } else {
+      this.random(hs.ePriv, 0, 32);
+      this.c.x25519Base(hs.ePub, hs.ePriv);
+    }
     m[0] = MESSAGE_INITIATION;
     m[1] = 0;
     m[2] = 0;
@@ -962,8 +1051,11 @@ export class Engine {
     writeU32LE(m, 4, idx);
     this.noise.start(hs, IDENTIFIER_BYTES, p.publicKey);
     this.tai.stamp(this.wallTime(), this.tsScratch, 0);
-    if (!this.noise.writeA(hs, this.privateKey, this.publicKey, p.publicKey, null, p.ss,
-      this.tsScratch, 0, 12, m, 8)) {
+    const ok = this.noise.writeA(hs, this.privateKey, this.publicKey, p.publicKey, pre ? p.preEs : null, p.ss,
+      this.tsScratch, 0, 12, m, 8);
+    // A precomputed ephemeral is used once.
+    if (pre) this.clearPrecomputed(p);
+    if (!ok) {
       // The peer's public key is a low-order point: no handshake is possible.
       this.clearHandshake(p);
       this.drops[Drop.HANDSHAKE_FAILED]++;
@@ -971,6 +1063,7 @@ export class Engine {
     }
     p.hsState = HS_CREATED_INITIATION;
     p.cookie.addMacs(this.noise, now, m, INITIATION_SIZE);
+    p.lastInitiation.set(m);
     p.lastSentHandshake = now;
     p.tx[0] += INITIATION_SIZE;
     this.sink.send(m, 0, INITIATION_SIZE, p.endpoint, id);
@@ -1164,6 +1257,32 @@ export class Engine {
     return 0;
   }
 
+  /**
+   * Transport data for a session we do not have. Usually noise; but when we are retrying
+   * initiations to a peer that does not answer and this comes from the same host on another port,
+   * the peer's NAT has most likely rebound (or we restarted and lost the session while the peer
+   * keeps its own): a stock peer then waits minutes for its session to expire while we send
+   * initiations to the stale port. Re-send our last initiation to the new source as well (not
+   * switching the endpoint: the datagram is unauthenticated); an authenticated response moves the
+   * endpoint. At most one copy per peer per REKEY_TIMEOUT, and only to the peer's own address, so
+   * it cannot be used to aim traffic at third parties.
+   */
+  private unknownIndex(now: number, endpoint: string): number {
+    if (now - this.lastRebindScan >= 100) {
+      this.lastRebindScan = now;
+      for (let i = 0; i < this.maxPeers; i++) {
+        const p = this.peers[i];
+        if (!p.used || p.hsState !== HS_CREATED_INITIATION || p.handshakeAttempts < 1 || p.endpoint === null) continue;
+        if (p.endpoint === endpoint || now - p.lastRebindProbe < REKEY_TIMEOUT) continue;
+        if (!sameHost(p.endpoint, endpoint)) continue;
+        p.lastRebindProbe = now;
+        this.rebindProbes++;
+        this.sink.send(p.lastInitiation, 0, INITIATION_SIZE, endpoint, i);
+      }
+    }
+    return this.drop(Drop.UNKNOWN_INDEX);
+  }
+
   private setEndpoint(id: number, endpoint: string): void {
     const p = this.peers[id];
     if (p.endpoint !== endpoint) {
@@ -1175,7 +1294,7 @@ export class Engine {
   private receiveTransport(now: number, buf: Uint8Array, off: number, len: number, endpoint: string): number {
     if (len < TRANSPORT_MIN_SIZE) return this.drop(Drop.BAD_LENGTH);
     const kp = this.index.get(readU32LE(buf, off + 4));
-    if (kp < 0 || (kp & HS_FLAG) !== 0) return this.drop(Drop.UNKNOWN_INDEX);
+    if (kp < 0 || (kp & HS_FLAG) !== 0) return this.unknownIndex(now, endpoint);
     const lo = readU32LE(buf, off + 8);
     const hi = readU32LE(buf, off + 12);
     if (hi >= MAX_COUNTER_HI) return this.drop(Drop.REPLAY);

@@ -109,6 +109,7 @@ export class WgDevice extends EventEmitter {
   private answerPings: boolean;
   private out: Uint8Array;
   private hostnames = new Map<number, string>();
+  private bindAddress: string | undefined;
   listenPort = 0;
 
   private constructor(opts: DeviceOptions, sock: dgram.Socket, dualStack: boolean) {
@@ -116,6 +117,7 @@ export class WgDevice extends EventEmitter {
     this.sock = sock;
     this.dualStack = dualStack;
     this.answerPings = opts.answerPings ?? true;
+    this.bindAddress = opts.bindAddress;
     const key = typeof opts.privateKey === 'string' ? parseKey(opts.privateKey, 'private key') : opts.privateKey;
     for (const a of opts.address ?? []) {
       const c = parseCidr(a);
@@ -144,8 +146,12 @@ export class WgDevice extends EventEmitter {
       mtu: opts.mtu ?? 1420,
     }, sink);
     this.out = new Uint8Array(this.engine.mtu);
+    this.attachSocket(sock);
+  }
+
+  private attachSocket(sock: dgram.Socket): void {
     sock.on('message', (msg, rinfo) => {
-      if (this.closed) return;
+      if (this.closed || sock !== this.sock) return;
       this.engine.receive(performance.now(), msg, 0, msg.length, formatEndpoint(rinfo.address, rinfo.port));
       this.schedule();
     });
@@ -154,7 +160,34 @@ export class WgDevice extends EventEmitter {
 
   /** Creates a device and binds its UDP socket. Rejects with a clear error if the port is taken. */
   static async create(opts: DeviceOptions): Promise<WgDevice> {
-    const port = opts.listenPort ?? 0;
+    const { sock, dual } = await WgDevice.bindUdp(opts.listenPort ?? 0, opts.bindAddress);
+    const dev = new WgDevice(opts, sock, dual);
+    dev.listenPort = sock.address().port;
+    return dev;
+  }
+
+  /**
+   * Moves the device to another UDP port (0 picks a free one), as `wg set listen-port` does.
+   * The new socket is bound before the old one is closed, so on failure (EADDRINUSE) the device
+   * keeps its current port.
+   */
+  async setListenPort(port: number): Promise<void> {
+    if (this.closed) throw wgError('EINVAL', 'the device is closed');
+    const { sock, dual } = await WgDevice.bindUdp(port, this.bindAddress);
+    if (this.closed) {
+      sock.close();
+      return;
+    }
+    const old = this.sock;
+    this.sock = sock;
+    this.dualStack = dual;
+    this.attachSocket(sock);
+    this.listenPort = sock.address().port;
+    old.close();
+  }
+
+  /** Binds a UDP socket as `create` does: dual-stack unless `bindAddr` is IPv4. */
+  private static async bindUdp(port: number, bindAddr: string | undefined): Promise<{ sock: dgram.Socket; dual: boolean }> {
     if (!(Number.isInteger(port) && port >= 0 && port <= 65535)) throw wgError('EINVAL', `listen port ${port} is not 0..65535`);
     let sock: dgram.Socket;
     let dual = true;
@@ -166,7 +199,6 @@ export class WgDevice extends EventEmitter {
         resolve();
       });
     });
-    const bindAddr = opts.bindAddress;
     try {
       if (bindAddr && net.isIPv4(bindAddr)) {
         dual = false;
@@ -185,13 +217,16 @@ export class WgDevice extends EventEmitter {
         }
       }
     } catch (e) {
+      try {
+        sock!.close(); // a failed socket would otherwise linger (setListenPort retries)
+      } catch {
+        // never created, or already closed
+      }
       const err = e as NodeJS.ErrnoException;
       if (err.code === 'EADDRINUSE') throw wgError('EADDRINUSE', `UDP port ${port} is already in use: choose another ListenPort or stop the program using it`);
       throw err;
     }
-    const dev = new WgDevice(opts, sock, dual);
-    dev.listenPort = sock.address().port;
-    return dev;
+    return { sock, dual };
   }
 
   get publicKey(): string {
@@ -341,8 +376,11 @@ export class WgDevice extends EventEmitter {
     this.sock.send(Buffer.from(buf.subarray(off, off + len)), port, host);
   }
 
-  /** Arms one Node timer for the engine's next deadline. */
-  private schedule(): void {
+  /**
+   * Arms one Node timer for the engine's next deadline. Called after every engine call made
+   * here; call it yourself after changing `engine` directly (as the UAPI adapter does).
+   */
+  schedule(): void {
     if (this.closed) return;
     const at = this.engine.nextDeadline();
     if (at === this.timerAt) return;

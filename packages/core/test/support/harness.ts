@@ -79,6 +79,7 @@ export class VirtualNet {
 
   /** Advances the clock to `t`, firing every engine's timers in order and pumping the network. */
   advanceTo(t: number): void {
+    this.pump(); // datagrams in flight arrive now, not after the jump
     for (let guard = 0; guard < 1_000_000; guard++) {
       let next = Infinity;
       for (const n of this.nodes.values()) next = Math.min(next, n.engine.nextDeadline());
