@@ -1,0 +1,236 @@
+/**
+ * UDP over SIMCom's "CA" application TCP/UDP command family as the SIM7070G/SIM7080G/SIM7090G
+ * spell it. Source: SIMCom "SIM7070_SIM7080_SIM7090 Series_AT Command Manual" V1.0x — ch. "AT
+ * Commands for TCP/UDP Application" (§12.2: AT+CACID, +CAOPEN, +CASEND, +CARECV, +CASTATE,
+ * +CACLOSE) and AT+CNACT/AT+CNCFG ("APP network"); and the companion "SIM7070_SIM7080_SIM7090
+ * Series_TCPIP_Application Note".
+ *
+ * Not supported: the older CIPSTART/CIPSEND family (SIM800, SIM7000), SIM7600's NETOPEN/CIPOPEN,
+ * and the SIM7000's own CA variant, which spells the commands differently (AT+CNACT=<mode>,<apn>
+ * without a context index, AT+CAOPEN=<cid>,<server>,<port>, a `+CASEND: <cid>,<result>,<len>`
+ * result after the data — as TinyGSM's SIM7000SSL driver uses them).
+ *
+ * The socket is a connected UDP socket (one remote at a time): a datagram to another remote
+ * reopens it. Receiving uses the manual-read mode (CAOPEN without <recv_mode>, the form every
+ * firmware accepts): the modem says "+CADATAIND: <cid>" (some firmware: `+CAURC: "recv",<cid>`),
+ * then AT+CARECV returns one datagram per call. Push mode (`+CAURC: "recv",<cid>,<len>…` followed
+ * by the bytes) is understood too, should a firmware use it.
+ *
+ * Device code (Espruino).
+ */
+import type { AtEngine } from '../at.js';
+import { UdpModem, unquote } from './udp.js';
+import type { ModemCallback, ModemOptions } from './udp.js';
+
+/** Largest datagram AT+CASEND/AT+CARECV take (manual: <datalen> 1-1460, <readlen> 1-1460). */
+export const SIMCOM_MAX = 1460;
+
+/** SIM7080-family UDP driver. */
+export class SimcomUdp extends UdpModem {
+  /** Socket open to rh:rport; being opened. */
+  declare open0: boolean;
+  declare opening: boolean;
+
+  constructor(at: AtEngine, opts?: ModemOptions) {
+    super(at, opts);
+    const self = this;
+    this.open0 = false;
+    this.opening = false;
+    // RDY only comes at a fixed baud rate; "+CPIN: READY"/"SMS Ready" follow every boot (and CFUN=1).
+    at.watch('boot', 'RDY');
+    at.watch('boot', '+CPIN: READY');
+    at.watch('boot', 'SMS Ready');
+    // "+APP PDP: <pdpidx>,DEACTIVE|ACTIVE" (AT+CNACT URC); "+CASTATE: <cid>,0": socket closed.
+    at.watch('down', '+APP PDP: 0,DEACTIVE');
+    at.watch('down', '+CASTATE: 0,0');
+    at.watch('up', '+APP PDP: 0,ACTIVE');
+    at.urc('+CADATAIND:', function (): void { self.read(); });
+    at.urc('+CAURC: "recv"', function (): void { self.read(); });
+    // AT+CARECV=<cid>,<readlen> → "+CARECV: <recvlen>,<data>" (binary, exactly recvlen bytes).
+    at.raw(
+      '+CARECV: ',
+      ',',
+      function (h: string): number { return parseInt(h.substring(9), 10); },
+      function (buf: Uint8Array, len: number): void {
+        self.got = len > 0;
+        self.deliver(buf, len, self.rh, self.rport);
+      },
+    );
+    // Push mode: +CAURC: "recv",<cid>,<len>[,<ip>,<port>]<CR><LF><data>.
+    at.raw(
+      '+CAURC: "recv",',
+      '\n',
+      function (h: string): number {
+        const f = h.split(',');
+        return f.length > 2 ? parseInt(f[2]!, 10) : -1;
+      },
+      function (buf: Uint8Array, len: number, h: string): void {
+        const f = h.split(',');
+        self.deliver(buf, len, f.length > 4 ? unquote(f[3]!) : self.rh, f.length > 4 ? parseInt(f[4]!, 10) : self.rport);
+      },
+    );
+  }
+
+  override start(cb: ModemCallback): void {
+    const self = this;
+    const at = this.at;
+    const nt = this.o.netTimeout || 60000;
+    let step = 0;
+    let polls = 0;
+    this.open0 = false;
+    function next(err: string | null, lines: string[]): void {
+      switch (step++) {
+        case 0:
+          // Autobaud sync: the first ATs after power-up may be lost.
+          at.cmd('AT', { timeout: 500, retries: 10 }, next);
+          return;
+        case 1:
+          if (err) break;
+          at.cmd('ATE0', null, next);
+          return;
+        case 2:
+          if (err) break;
+          if (self.o.apn) {
+            // AT+CNCFG=<pdpidx>,<ip_type>,<APN>: ip_type 1 = IPv4.
+            at.cmd('AT+CNCFG=0,1,"' + self.o.apn + '"', null, next);
+            return;
+          }
+          next(null, []);
+          return;
+        case 3:
+          if (err) break;
+          // AT+CNACT? → +CNACT: <pdpidx>,<statusx>,<address> per context.
+          at.cmd('AT+CNACT?', { resp: '+CNACT:' }, next);
+          return;
+        case 4: {
+          if (err) break;
+          if (self.pdp(lines)) {
+            step = 6;
+            next(null, []);
+            return;
+          }
+          if (polls === 0) {
+            // AT+CNACT=<pdpidx>,<action>: 1 = activate; OK, then URC "+APP PDP: 0,ACTIVE".
+            at.cmd('AT+CNACT=0,1', { timeout: nt }, next);
+            return;
+          }
+          if (polls > 30) {
+            err = 'nopdp';
+            break;
+          }
+          step = 5;
+          setTimeout(function (): void { next(null, []); }, 1000);
+          return;
+        }
+        case 5:
+          // After the activation (or a wait): query again; an ERROR (already active) is fine.
+          polls++;
+          step = 4;
+          at.cmd('AT+CNACT?', { resp: '+CNACT:' }, next);
+          return;
+        case 6:
+          if (!self.rh) {
+            // No remote yet: the socket opens at the first send.
+            cb(null);
+            return;
+          }
+          self.sock(cb);
+          return;
+      }
+      cb(err);
+    }
+    next(null, []);
+  }
+
+  /** Parses AT+CNACT? lines; sets `ip` and returns true when context 0 is active. */
+  pdp(lines: string[]): boolean {
+    for (let i = 0; i < lines.length; i++) {
+      const f = lines[i]!.substring(8).split(',');
+      if (lines[i]!.substring(0, 8) === '+CNACT: ' && parseInt(f[0]!, 10) === 0 && parseInt(f[1]!, 10) === 1 && f.length > 2) {
+        this.ip = unquote(f[2]!.trim());
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** (Re)opens socket 0 to rh:rport. */
+  sock(cb: ModemCallback): void {
+    const self = this;
+    const at = this.at;
+    this.open0 = false;
+    this.opening = true;
+    // AT+CACLOSE=<cid>: ERROR when it was not open, which is fine.
+    at.cmd('AT+CACLOSE=0', null, function (): void {
+      // AT+CAOPEN=<cid>,<pdp_index>,<conn_type>,<server>,<port> → +CAOPEN: <cid>,<result> (0 = ok), OK.
+      at.cmd(
+        'AT+CAOPEN=0,0,"UDP","' + self.rh + '",' + self.rport,
+        { timeout: self.o.netTimeout || 60000, resp: '+CAOPEN:' },
+        function (err: string | null, lines: string[]): void {
+          if (!err) {
+            err = 'CAOPEN';
+            for (let i = 0; i < lines.length; i++) {
+              if (lines[i]!.substring(0, 8) === '+CAOPEN:') err = lines[i]!.split(',')[1] === '0' ? null : lines[i]!;
+            }
+          }
+          self.open0 = !err;
+          self.opening = false;
+          cb(err);
+        },
+      );
+    });
+  }
+
+  override stop(cb: ModemCallback): void {
+    this.open0 = false;
+    this.opening = false;
+    this.reading = false;
+    this.at.cmd('AT+CACLOSE=0', null, function (): void { cb(null); });
+  }
+
+  override tx(data: Uint8Array, host: string, port: number, cb: ModemCallback): void {
+    const self = this;
+    if (data.length > SIMCOM_MAX) {
+      cb('size');
+      return;
+    }
+    if (host !== this.rh || port !== this.rport) {
+      // A connected socket: a new remote means a new socket (and a new NAT mapping).
+      const first = !this.rh;
+      this.rh = host;
+      this.rport = port;
+      if (!first) {
+        this.reopen();
+        cb('reopen');
+        return;
+      }
+    }
+    if (!this.open0) {
+      // One open at a time: a datagram sent meanwhile is dropped (WireGuard retransmits).
+      if (this.opening) {
+        cb('busy');
+        return;
+      }
+      this.sock(function (err: string | null): void {
+        if (err) cb(err);
+        else self.casend(data, cb);
+      });
+      return;
+    }
+    this.casend(data, cb);
+  }
+
+  /** AT+CASEND=<cid>,<datalen> → ">" → exactly datalen bytes → OK. */
+  casend(data: Uint8Array, cb: ModemCallback): void {
+    this.at.cmd(
+      'AT+CASEND=0,' + data.length,
+      { data: data, retries: (this.o.sendTries || 2) - 1, timeout: this.o.timeout || 5000 },
+      function (err: string | null): void { cb(err); },
+    );
+  }
+
+  /** Reads datagrams until the modem has none left. */
+  read(): void {
+    this.poll('AT+CARECV=0,' + SIMCOM_MAX, '+CARECV:');
+  }
+}
