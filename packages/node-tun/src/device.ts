@@ -10,7 +10,6 @@
  * dev.sendUdp('10.0.0.2', 9000, new TextEncoder().encode('hello'), 9000);
  * ```
  */
-import dgram from 'node:dgram';
 import dns from 'node:dns/promises';
 import net from 'node:net';
 import { EventEmitter } from 'node:events';
@@ -20,6 +19,8 @@ import {
   formatKey, parseKey, parseCidr, formatIp, wgError, createPortableProvider,
   type CryptoProvider, type EngineSink, type PeerStatus,
 } from '@wgjs/core';
+import { openUdp, type UdpTransport } from './udp.js';
+import type { TunDevice } from './tun.js';
 import { answerEcho, parseIcmpEcho, parseUdp, writeIcmpEcho, writeUdp, udpInfo, echoInfo, ECHO_REQUEST, ECHO_REPLY } from '@wgjs/core/ip';
 
 export interface DeviceOptions {
@@ -100,8 +101,8 @@ const random = (buf: Uint8Array, off: number, len: number): void => {
 
 export class WgDevice extends EventEmitter {
   readonly engine: Engine;
-  private sock: dgram.Socket;
-  private dualStack: boolean;
+  private udp: UdpTransport;
+  private tun: TunDevice | null = null;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
   private closed = false;
@@ -112,10 +113,9 @@ export class WgDevice extends EventEmitter {
   private bindAddress: string | undefined;
   listenPort = 0;
 
-  private constructor(opts: DeviceOptions, sock: dgram.Socket, dualStack: boolean) {
+  private constructor(opts: DeviceOptions, udp: UdpTransport) {
     super();
-    this.sock = sock;
-    this.dualStack = dualStack;
+    this.udp = udp;
     this.answerPings = opts.answerPings ?? true;
     this.bindAddress = opts.bindAddress;
     const key = typeof opts.privateKey === 'string' ? parseKey(opts.privateKey, 'private key') : opts.privateKey;
@@ -146,24 +146,48 @@ export class WgDevice extends EventEmitter {
       mtu: opts.mtu ?? 1420,
     }, sink);
     this.out = new Uint8Array(this.engine.mtu);
-    this.attachSocket(sock);
+    this.attachSocket(udp);
   }
 
-  private attachSocket(sock: dgram.Socket): void {
-    sock.on('message', (msg, rinfo) => {
-      if (this.closed || sock !== this.sock) return;
-      this.engine.receive(performance.now(), msg, 0, msg.length, formatEndpoint(rinfo.address, rinfo.port));
+  private attachSocket(udp: UdpTransport): void {
+    udp.onDatagram((buf, off, len, endpoint) => {
+      if (this.closed || udp !== this.udp) return;
+      this.engine.receive(performance.now(), buf, off, len, endpoint);
       this.schedule();
     });
-    sock.on('error', (err) => this.emit('error', err));
   }
 
   /** Creates a device and binds its UDP socket. Rejects with a clear error if the port is taken. */
   static async create(opts: DeviceOptions): Promise<WgDevice> {
-    const { sock, dual } = await WgDevice.bindUdp(opts.listenPort ?? 0, opts.bindAddress);
-    const dev = new WgDevice(opts, sock, dual);
-    dev.listenPort = sock.address().port;
+    const udp = await WgDevice.bindUdp(opts.listenPort ?? 0, opts.bindAddress);
+    const dev = new WgDevice(opts, udp);
+    dev.listenPort = udp.port;
     return dev;
+  }
+
+  /**
+   * Connects a TUN device: packets the kernel routes into it are encrypted to their peer, and
+   * decrypted packets are written to it (instead of the 'packet'/'udp'/'pong' events).
+   */
+  attachTun(tun: TunDevice): void {
+    this.tun = tun;
+    const engine = this.engine;
+    tun.onPackets((slab, offsets, lengths, count) => {
+      if (this.closed) return;
+      const now = performance.now();
+      const udp = this.udp;
+      // One sendmmsg for the whole batch.
+      udp.cork();
+      for (let i = 0; i < count; i++) engine.sendPacket(now, slab, offsets[i], lengths[i]);
+      udp.uncork();
+      this.schedule();
+    });
+    tun.onError((err) => this.emit('error', err));
+  }
+
+  /** Which UDP implementation carries the tunnel ("native" recvmmsg/sendmmsg or "dgram"). */
+  get transport(): 'native' | 'dgram' {
+    return this.udp.kind;
   }
 
   /**
@@ -173,60 +197,35 @@ export class WgDevice extends EventEmitter {
    */
   async setListenPort(port: number): Promise<void> {
     if (this.closed) throw wgError('EINVAL', 'the device is closed');
-    const { sock, dual } = await WgDevice.bindUdp(port, this.bindAddress);
+    const udp = await WgDevice.bindUdp(port, this.bindAddress);
     if (this.closed) {
-      sock.close();
+      udp.close();
       return;
     }
-    const old = this.sock;
-    this.sock = sock;
-    this.dualStack = dual;
-    this.attachSocket(sock);
-    this.listenPort = sock.address().port;
+    const old = this.udp;
+    this.udp = udp;
+    this.attachSocket(udp);
+    this.listenPort = udp.port;
     old.close();
   }
 
-  /** Binds a UDP socket as `create` does: dual-stack unless `bindAddr` is IPv4. */
-  private static async bindUdp(port: number, bindAddr: string | undefined): Promise<{ sock: dgram.Socket; dual: boolean }> {
+  /** Binds a UDP socket: dual-stack unless `bindAddr` is IPv4 (or IPv6 is unavailable). */
+  private static async bindUdp(port: number, bindAddr: string | undefined): Promise<UdpTransport> {
     if (!(Number.isInteger(port) && port >= 0 && port <= 65535)) throw wgError('EINVAL', `listen port ${port} is not 0..65535`);
-    let sock: dgram.Socket;
-    let dual = true;
-    const bind = (s: dgram.Socket, addr?: string) => new Promise<void>((resolve, reject) => {
-      const onErr = (e: NodeJS.ErrnoException) => reject(e);
-      s.once('error', onErr);
-      s.bind({ port, address: addr, exclusive: true }, () => {
-        s.off('error', onErr);
-        resolve();
-      });
-    });
+    const v4 = bindAddr !== undefined && net.isIPv4(bindAddr);
     try {
-      if (bindAddr && net.isIPv4(bindAddr)) {
-        dual = false;
-        sock = dgram.createSocket({ type: 'udp4' });
-        await bind(sock, bindAddr);
-      } else {
-        sock = dgram.createSocket({ type: 'udp6', ipv6Only: false });
-        try {
-          await bind(sock, bindAddr ?? '::');
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'EAFNOSUPPORT' && (e as NodeJS.ErrnoException).code !== 'EADDRNOTAVAIL') throw e;
-          sock.close();
-          dual = false;
-          sock = dgram.createSocket({ type: 'udp4' });
-          await bind(sock, '0.0.0.0');
-        }
+      try {
+        return await openUdp({ family: v4 ? 4 : 6, bindAddress: bindAddr, port });
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (v4 || bindAddr !== undefined || (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL')) throw e;
+        return await openUdp({ family: 4, port });
       }
     } catch (e) {
-      try {
-        sock!.close(); // a failed socket would otherwise linger (setListenPort retries)
-      } catch {
-        // never created, or already closed
-      }
       const err = e as NodeJS.ErrnoException;
       if (err.code === 'EADDRINUSE') throw wgError('EADDRINUSE', `UDP port ${port} is already in use: choose another ListenPort or stop the program using it`);
       throw err;
     }
-    return { sock, dual };
   }
 
   get publicKey(): string {
@@ -277,7 +276,7 @@ export class WgDevice extends EventEmitter {
   private async resolve(ep: string): Promise<string> {
     const { host, port } = splitHostPort(ep);
     if (net.isIP(host)) return formatEndpoint(host, port);
-    const r = await dns.lookup(host, { family: this.dualStack ? 0 : 4 });
+    const r = await dns.lookup(host, { family: this.udp.family === 6 ? 0 : 4 });
     return formatEndpoint(r.address, port);
   }
 
@@ -333,6 +332,10 @@ export class WgDevice extends EventEmitter {
   }
 
   private onInner(buf: Uint8Array, off: number, len: number, peer: number): void {
+    if (this.tun !== null) {
+      this.tun.write(buf, off, len);
+      return;
+    }
     const family = (buf[off] >> 4) === 6 ? 6 : 4;
     const dstOff = off + (family === 4 ? 16 : 24);
     if (this.listenerCount('packet') > 0) this.emit('packet', buf.subarray(off, off + len), this.peerKey(peer));
@@ -364,16 +367,8 @@ export class WgDevice extends EventEmitter {
 
   private sendDatagram(buf: Uint8Array, off: number, len: number, endpoint: string): void {
     if (this.closed) return;
-    let host: string;
-    let port: number;
-    try {
-      ({ host, port } = splitHostPort(endpoint));
-    } catch {
-      return;
-    }
-    if (this.dualStack && net.isIPv4(host)) host = '::ffff:' + host;
-    // The engine reuses its buffer as soon as we return; dgram sends asynchronously.
-    this.sock.send(Buffer.from(buf.subarray(off, off + len)), port, host);
+    // The transport copies or sends before returning, so the engine may reuse its buffer.
+    this.udp.send(buf, off, len, endpoint);
   }
 
   /**
@@ -419,6 +414,8 @@ export class WgDevice extends EventEmitter {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.engine.wipe();
-    return new Promise((resolve) => this.sock.close(() => resolve()));
+    this.udp.close();
+    if (this.tun !== null) this.tun.close();
+    return Promise.resolve();
   }
 }
