@@ -133,6 +133,24 @@ describe.skipIf(skip !== null)('wgjs up (TUN) ↔ wireguard-go', () => {
   });
 });
 
+describe.skipIf(skip !== null)('clean shutdown', () => {
+  it('SIGTERM removes the interface and both sockets and exits 0', async () => {
+    const ns = await lab.addNamespace();
+    const k = await genKeyPair();
+    const name = ifname();
+    const up = await wgjsUp(ns, name, ifaceConf({ priv: k.privateKey, port: 51825, addr4: '10.96.0.1/24', addr6: 'fd96::1/64' }));
+    expect(existsSync(`/var/run/wireguard/${name}.sock`)).toBe(true);
+    expect(existsSync(`/var/run/wgjs/${name}.sock`)).toBe(true);
+    up.proc.kill('SIGTERM');
+    await waitUntil(`${name} exit`, 10_000, () => (up.proc.exitCode !== null ? true : undefined));
+    expect(up.proc.exitCode).toBe(0);
+    expect(existsSync(`/var/run/wireguard/${name}.sock`)).toBe(false);
+    expect(existsSync(`/var/run/wgjs/${name}.sock`)).toBe(false);
+    expect(spawnSync('ip', ['netns', 'exec', ns, 'ip', 'link', 'show', name]).status).not.toBe(0);
+    expect(up.output()).toContain(`taking ${name} down`);
+  });
+});
+
 describe.skipIf(skip !== null)('wgjs ↔ wgjs in namespaces', () => {
   it('carries iperf3 TCP both ways', async () => {
     const { a, b, link } = await lab.pair();
