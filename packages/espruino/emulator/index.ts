@@ -9,17 +9,25 @@ export type { SimcomEmulatorOptions } from './simcom.js';
 export { QuectelEmulator } from './quectel.js';
 export { EspAtEmulator } from './espat.js';
 export type { EspAtEmulatorOptions } from './espat.js';
+export { Sim7000Emulator } from './sim7000.js';
+export type { Sim7000EmulatorOptions } from './sim7000.js';
+export { Sim7600Emulator } from './sim7600.js';
+export type { Sim7600EmulatorOptions } from './sim7600.js';
 export { TtySerial, findSocat, socatPair } from './pty.js';
 export type { PtyPair } from './pty.js';
 
-import type { ModemEmulatorOptions } from './modem.js';
+import type { ModemEmulator, ModemEmulatorOptions } from './modem.js';
 import { SimcomEmulator } from './simcom.js';
 import { QuectelEmulator } from './quectel.js';
 import { EspAtEmulator } from './espat.js';
+import { Sim7000Emulator } from './sim7000.js';
+import { Sim7600Emulator } from './sim7600.js';
 
-/** Makes the emulator of a dialect by name: 'simcom' | 'quectel' | 'espat'. */
-export function createEmulator(dialect: string, opts: ModemEmulatorOptions = {}): SimcomEmulator | QuectelEmulator | EspAtEmulator {
+/** Makes the emulator of a dialect by name: 'simcom' | 'sim7000' | 'sim7600' | 'quectel' | 'espat'. */
+export function createEmulator(dialect: string, opts: ModemEmulatorOptions = {}): ModemEmulator {
   if (dialect === 'simcom') return new SimcomEmulator(opts);
+  if (dialect === 'sim7000') return new Sim7000Emulator(opts);
+  if (dialect === 'sim7600') return new Sim7600Emulator(opts);
   if (dialect === 'quectel') return new QuectelEmulator(opts);
   if (dialect === 'espat') return new EspAtEmulator(opts);
   throw new Error(`unknown dialect ${dialect}`);

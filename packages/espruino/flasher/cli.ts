@@ -80,7 +80,7 @@ Device config (a wg-quick-style file with [Interface], [Peer] and optional [Mode
   --endpoint HOST:PORT       server endpoint
   --allowed-ips LIST         comma-separated prefixes routed to the server, e.g. 10.0.0.0/24
   --keepalive N|auto|off     persistent keepalive (default auto)
-  --dialect simcom|quectel|espat  --serial SerialN  --modem-baud N  --tx PIN  --rx PIN
+  --dialect simcom|sim7000|sim7600|quectel|espat  --serial SerialN  --modem-baud N  --tx PIN  --rx PIN
   --pwrkey PIN  --reset-pin PIN  --apn APN  --ssid SSID  --wifi-password-file FILE  --app-json FILE
                              override the board profile's [Modem] wiring and settings
 

@@ -17,8 +17,11 @@ import { Secret } from './redact.js';
 /** Repository root (this file is packages/espruino/flasher/config.ts). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
-/** Modem dialects the device build understands. */
-export const DIALECTS = ['simcom', 'quectel', 'espat'] as const;
+/**
+ * Modem dialects the device build understands: simcom (SIM7070/SIM7080/SIM7090 "CA" commands),
+ * sim7000 (SIM7000 CIPSTART family), sim7600 (SIM7500/SIM7600 NETOPEN/CIPOPEN), quectel, espat.
+ */
+export const DIALECTS = ['simcom', 'sim7000', 'sim7600', 'quectel', 'espat'] as const;
 export type Dialect = (typeof DIALECTS)[number];
 
 /** An Espruino pin: a name such as "D17" or "B6", or a pin number. */

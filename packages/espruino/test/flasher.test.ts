@@ -132,7 +132,7 @@ function expectFlashed(emu: EmulatedEspruino, priv: string): void {
     privateKey: priv,
     address: '10.0.0.2/32',
     peer: { publicKey: server.pub, endpoint: '127.0.0.1:51820', allowedIPs: ['10.0.0.0/24'], persistentKeepalive: 25 },
-    modem: { dialect: 'simcom', serial: 'Serial2', baud: 115200, tx: 'D27', rx: 'D26', pwrkey: 'D4', apn: 'iot.example' },
+    modem: { dialect: 'sim7000', serial: 'Serial2', baud: 115200, tx: 'D27', rx: 'D26', pwrkey: 'D4', apn: 'iot.example' },
   });
 }
 

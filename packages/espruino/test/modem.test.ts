@@ -1,5 +1,5 @@
 /**
- * The three UDP drivers against their modem emulators, end to end: device code (AtEngine + driver)
+ * The UDP drivers against their modem emulators, end to end: device code (AtEngine + driver)
  * ⇄ emulated UART ⇄ emulated modem ⇄ a real UDP socket on 127.0.0.1 ⇄ a peer socket in the test.
  * Most tests pace the UART at 2 Mbit/s (quick); one runs at 115200; one goes through a real pty
  * pair made by socat.
@@ -11,16 +11,24 @@ import type { AtSerial } from '../src/at.js';
 import { EspAtUdp } from '../src/modem/espat.js';
 import { QuectelUdp } from '../src/modem/quectel.js';
 import { SimcomUdp } from '../src/modem/simcom.js';
+import { Sim7000Udp } from '../src/modem/sim7000.js';
+import { Sim7600Udp } from '../src/modem/sim7600.js';
 import type { ModemOptions, UdpModem } from '../src/modem/udp.js';
-import { EspAtEmulator, QuectelEmulator, SimcomEmulator, TtySerial, findSocat, socatPair } from '../emulator/index.js';
+import {
+  EspAtEmulator, QuectelEmulator, Sim7000Emulator, Sim7600Emulator, SimcomEmulator, TtySerial, findSocat, socatPair,
+} from '../emulator/index.js';
 import type { ModemEmulator, ModemEmulatorOptions } from '../emulator/index.js';
 
-type Dialect = 'simcom' | 'quectel' | 'espat';
+type Dialect = 'simcom' | 'sim7000' | 'sim7600' | 'quectel' | 'espat';
 
-const DIALECTS: Dialect[] = ['simcom', 'quectel', 'espat'];
-const SEND_CMD: Record<Dialect, string> = { simcom: 'AT+CASEND', quectel: 'AT+QISEND', espat: 'AT+CIPSEND' };
+const DIALECTS: Dialect[] = ['simcom', 'sim7000', 'sim7600', 'quectel', 'espat'];
+const SEND_CMD: Record<Dialect, string> = {
+  simcom: 'AT+CASEND', sim7000: 'AT+CIPSEND', sim7600: 'AT+CIPSEND', quectel: 'AT+QISEND', espat: 'AT+CIPSEND',
+};
 /** A command whose response can carry an injected URC. */
-const READ_CMD: Record<Dialect, string> = { simcom: 'AT+CARECV', quectel: 'AT+QIRD', espat: 'AT+CIPSEND' };
+const READ_CMD: Record<Dialect, string> = {
+  simcom: 'AT+CARECV', sim7000: 'AT+CIPRXGET=2', sim7600: 'AT+CIPRXGET=2', quectel: 'AT+QIRD', espat: 'AT+CIPSEND',
+};
 
 function bytes(s: string): Uint8Array {
   return new Uint8Array(Buffer.from(s, 'latin1'));
@@ -94,22 +102,28 @@ afterEach(async () => {
 });
 
 function makeEmulator(d: Dialect, opts: ModemEmulatorOptions): ModemEmulator {
-  return d === 'simcom' ? new SimcomEmulator(opts) : d === 'quectel' ? new QuectelEmulator(opts) : new EspAtEmulator(opts);
+  if (d === 'simcom') return new SimcomEmulator(opts);
+  if (d === 'sim7000') return new Sim7000Emulator(opts);
+  if (d === 'sim7600') return new Sim7600Emulator(opts);
+  return d === 'quectel' ? new QuectelEmulator(opts) : new EspAtEmulator(opts);
 }
 
 function makeDriver(d: Dialect, at: AtEngine, opts: ModemOptions): UdpModem {
-  return d === 'simcom' ? new SimcomUdp(at, opts) : d === 'quectel' ? new QuectelUdp(at, opts) : new EspAtUdp(at, opts);
+  if (d === 'simcom') return new SimcomUdp(at, opts);
+  if (d === 'sim7000') return new Sim7000Udp(at, opts);
+  if (d === 'sim7600') return new Sim7600Udp(at, opts);
+  return d === 'quectel' ? new QuectelUdp(at, opts) : new EspAtUdp(at, opts);
 }
 
 async function rig(
   d: Dialect,
-  o: { baud?: number; emu?: ModemEmulator; serial?: AtSerial & { close(): void }; open?: boolean; noRemote?: boolean } = {},
+  o: { baud?: number; emu?: ModemEmulator; serial?: AtSerial & { close(): void }; open?: boolean; noRemote?: boolean; bufSize?: number } = {},
 ): Promise<Rig> {
   const peer = new Peer();
   await peer.start();
   const emu = o.emu ?? makeEmulator(d, { baud: o.baud ?? 2_000_000 });
   const serial = o.serial ?? emu.serial();
-  const at = new AtEngine(serial, { timeout: 400, retryDelay: 20 });
+  const at = new AtEngine(serial, { timeout: 400, retryDelay: 20, bufSize: o.bufSize });
   const modem = makeDriver(d, at, {
     host: o.noRemote ? undefined : '127.0.0.1',
     port: o.noRemote ? undefined : peer.port,
@@ -268,7 +282,7 @@ describe.each(DIALECTS)('%s driver through its emulator', (d) => {
     await waitFor('first datagram', () => r.peer.got.length >= 1);
     const seen = await up(r, NASTY);
     await down(r, NASTY, seen.port);
-    const opens = r.emu.commands.filter((c) => /^AT\+(CAOPEN|QIOPEN|CIPSTART)/.test(c));
+    const opens = r.emu.commands.filter((c) => /^AT\+(CAOPEN|QIOPEN|CIPSTART|CIPOPEN)/.test(c));
     expect(opens.length).toBe(1);
     expect(new Set(r.peer.got.map((g) => g.port)).size).toBe(1);
   });
@@ -295,6 +309,93 @@ describe('dialect variants', () => {
   it('ESP8266 NonOS AT firmware: +IPD with the IP unquoted', async () => {
     const emu = new EspAtEmulator({ baud: 2_000_000, ipdQuoted: false });
     const r = await rig('espat', { emu });
+    const seen = await up(r, NASTY);
+    await down(r, NASTY, seen.port);
+  });
+
+  it.each(['sim7000', 'sim7600'] as const)('%s firmware without AT+CIPRXGET: pushed datagrams, byte-exact both ways, interleaved with sends', async (d) => {
+    const emu = d === 'sim7000' ? new Sim7000Emulator({ baud: 2_000_000, rxget: false }) : new Sim7600Emulator({ baud: 2_000_000, rxget: false });
+    const r = await rig(d, { emu });
+    expect(r.emu.commands).toContain('AT+CIPHEAD=1');
+    let seen = await up(r, ALL);
+    for (const p of [ALL, NASTY, random(1400, 21), new Uint8Array([0])]) await down(r, p, seen.port);
+    // Datagrams pushed while the device is in the middle of sending (prompt, data, result).
+    const n = r.rx.length;
+    const burst = [NASTY, random(900, 22), ALL];
+    for (const b of burst) r.peer.send(b, seen.port);
+    await up(r, random(1200, 23));
+    await waitFor('burst', () => r.rx.length >= n + burst.length);
+    expect(r.rx.slice(n).map((x) => Buffer.from(x.data).toString('hex'))).toEqual(burst.map((b) => Buffer.from(b).toString('hex')));
+    r.emu.reattach();
+    await waitFor('reattach', () => r.events.some((e) => e.startsWith('reattach:')));
+    seen = await up(r, NASTY);
+    await down(r, NASTY, seen.port);
+  });
+
+  it('SIM7600 in push mode reports each datagram\'s own sender (RECV FROM)', async () => {
+    const emu = new Sim7600Emulator({ baud: 2_000_000, rxget: false });
+    const r = await rig('sim7600', { emu });
+    const seen = await up(r, ALL);
+    const other = new Peer();
+    await other.start();
+    cleanups.push(() => other.close());
+    const n = r.rx.length;
+    other.send(NASTY, seen.port);
+    await waitFor('datagram from the other peer', () => r.rx.length > n);
+    expect(r.rx[n]!.port).toBe(other.port);
+    expect(Buffer.compare(r.rx[n]!.data, Buffer.from(NASTY))).toBe(0);
+    await down(r, ALL, seen.port);
+  });
+
+  it('SIM7000: a datagram to another remote reopens the socket without redoing the PDP context', async () => {
+    const r = await rig('sim7000');
+    const first = await up(r, ALL);
+    const other = new Peer();
+    await other.start();
+    cleanups.push(() => other.close());
+    const cmds = r.emu.commands.length;
+    const e = await new Promise<string | null>((res) => r.modem.send(ALL, 0, 10, '127.0.0.1', other.port, res));
+    expect(e).toBe('reopen');
+    await waitFor('reattach', () => r.events.some((ev) => ev.startsWith('reattach:')));
+    const later = r.emu.commands.slice(cmds);
+    expect(later).toContain('AT+CIPSTATUS');
+    expect(later.some((c) => c.startsWith('AT+CIPSTART="UDP","127.0.0.1",' + other.port))).toBe(true);
+    expect(later).not.toContain('AT+CIICR');
+    expect(r.events.filter((ev) => ev.startsWith('down'))).toEqual([]);
+    const err = await new Promise<string | null>((res) => r.modem.send(NASTY, 0, NASTY.length, '127.0.0.1', other.port, res));
+    expect(err).toBeNull();
+    await waitFor('datagram at the other peer', () => other.got.length > 0);
+    expect(Buffer.compare(other.got[0]!.data, Buffer.from(NASTY))).toBe(0);
+    expect(other.got[0]!.port).not.toBe(first.port);
+    // Replies from the new remote reach the device; the old remote is no longer connected.
+    const n = r.rx.length;
+    other.send(ALL, other.got[0]!.port);
+    await waitFor('reply from the new remote', () => r.rx.length > n);
+    expect(r.rx[n]!.port).toBe(other.port);
+  });
+
+  it.each(['sim7000', 'sim7600'] as const)('%s: a datagram too big for the engine buffer is dropped; the ones after it still come', async (d) => {
+    const r = await rig(d, { bufSize: 600 });
+    const seen = await up(r, ALL);
+    const n = r.rx.length;
+    const small = random(300, 42);
+    r.peer.send(random(1000, 41), seen.port);
+    r.peer.send(small, seen.port);
+    r.peer.send(ALL, seen.port);
+    await waitFor('the datagrams after the big one', () => r.rx.length >= n + 2);
+    expect(r.rx.slice(n).map((x) => Buffer.from(x.data).toString('hex'))).toEqual([small, ALL].map((b) => Buffer.from(b).toString('hex')));
+    await down(r, random(500, 43), seen.port);
+  });
+
+  it('SIM7600: after +CIPEVENT the driver releases the stack (AT+NETCLOSE) and opens it again', async () => {
+    const r = await rig('sim7600');
+    await up(r, ALL);
+    const cmds = r.emu.commands.length;
+    r.emu.reattach();
+    await waitFor('reattach', () => r.events.some((e) => e.startsWith('reattach:')));
+    const later = r.emu.commands.slice(cmds);
+    expect(later.indexOf('AT+NETCLOSE')).toBeGreaterThanOrEqual(0);
+    expect(later.indexOf('AT+NETOPEN')).toBeGreaterThan(later.indexOf('AT+NETCLOSE'));
     const seen = await up(r, NASTY);
     await down(r, NASTY, seen.port);
   });
@@ -331,6 +432,19 @@ describe('UART pacing', () => {
 describe('over a real pseudo-terminal (socat)', () => {
   const socat = findSocat();
   if (!socat) console.log('skipping the pty test: socat is not installed (apt-get install socat)');
+  it.skipIf(!socat).each(['sim7000', 'sim7600'] as const)('%s driver and emulator on a socat pty pair at 460800 baud', async (d) => {
+    const pair = await socatPair();
+    cleanups.push(() => pair.close());
+    const emu = d === 'sim7000' ? new Sim7000Emulator({ baud: 460800 }) : new Sim7600Emulator({ baud: 460800 });
+    emu.attachTty(pair.modem);
+    const serial = new TtySerial(pair.device);
+    const r = await rig(d, { emu, serial });
+    for (const p of [ALL, NASTY, random(1400, 31)]) {
+      const seen = await up(r, p);
+      await down(r, p, seen.port);
+    }
+  });
+
   it.skipIf(!socat)('Quectel driver and emulator on the two ends of a socat pty pair', async () => {
     const pair = await socatPair();
     cleanups.push(() => pair.close());

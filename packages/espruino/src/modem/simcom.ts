@@ -5,10 +5,10 @@
  * +CACLOSE) and AT+CNACT/AT+CNCFG ("APP network"); and the companion "SIM7070_SIM7080_SIM7090
  * Series_TCPIP_Application Note".
  *
- * Not supported: the older CIPSTART/CIPSEND family (SIM800, SIM7000), SIM7600's NETOPEN/CIPOPEN,
- * and the SIM7000's own CA variant, which spells the commands differently (AT+CNACT=<mode>,<apn>
- * without a context index, AT+CAOPEN=<cid>,<server>,<port>, a `+CASEND: <cid>,<result>,<len>`
- * result after the data — as TinyGSM's SIM7000SSL driver uses them).
+ * Not here: the older CIPSTART/CIPSEND family (SIM7000: sim7000.ts), SIM7600's NETOPEN/CIPOPEN
+ * (sim7600.ts), and the SIM7000's own CA variant, which spells the commands differently
+ * (AT+CNACT=<mode>,<apn> without a context index, AT+CAOPEN=<cid>,<server>,<port>, a
+ * `+CASEND: <cid>,<result>,<len>` result after the data — as TinyGSM's SIM7000SSL driver uses them).
  *
  * The socket is a connected UDP socket (one remote at a time): a datagram to another remote
  * reopens it. Receiving uses the manual-read mode (CAOPEN without <recv_mode>, the form every
@@ -19,23 +19,18 @@
  * Device code (Espruino).
  */
 import type { AtEngine } from '../at.js';
-import { UdpModem, unquote } from './udp.js';
+import { ConnectedUdpModem, SIMCOM_MAX } from './simbase.js';
+import { unquote } from './udp.js';
 import type { ModemCallback, ModemOptions } from './udp.js';
 
 /** Largest datagram AT+CASEND/AT+CARECV take (manual: <datalen> 1-1460, <readlen> 1-1460). */
-export const SIMCOM_MAX = 1460;
+export { SIMCOM_MAX };
 
-/** SIM7080-family UDP driver. */
-export class SimcomUdp extends UdpModem {
-  /** Socket open to rh:rport; being opened. */
-  declare open0: boolean;
-  declare opening: boolean;
-
+/** SIM7080-family UDP driver (the connected-socket logic, `tx`, is in simbase.ts). */
+export class SimcomUdp extends ConnectedUdpModem {
   constructor(at: AtEngine, opts?: ModemOptions) {
     super(at, opts);
     const self = this;
-    this.open0 = false;
-    this.opening = false;
     // RDY only comes at a fixed baud rate; "+CPIN: READY"/"SMS Ready" follow every boot (and CFUN=1).
     at.watch('boot', 'RDY');
     at.watch('boot', '+CPIN: READY');
@@ -155,7 +150,7 @@ export class SimcomUdp extends UdpModem {
   }
 
   /** (Re)opens socket 0 to rh:rport. */
-  sock(cb: ModemCallback): void {
+  override sock(cb: ModemCallback): void {
     const self = this;
     const at = this.at;
     this.open0 = false;
@@ -188,40 +183,8 @@ export class SimcomUdp extends UdpModem {
     this.at.cmd('AT+CACLOSE=0', null, function (): void { cb(null); });
   }
 
-  override tx(data: Uint8Array, host: string, port: number, cb: ModemCallback): void {
-    const self = this;
-    if (data.length > SIMCOM_MAX) {
-      cb('size');
-      return;
-    }
-    if (host !== this.rh || port !== this.rport) {
-      // A connected socket: a new remote means a new socket (and a new NAT mapping).
-      const first = !this.rh;
-      this.rh = host;
-      this.rport = port;
-      if (!first) {
-        this.reopen();
-        cb('reopen');
-        return;
-      }
-    }
-    if (!this.open0) {
-      // One open at a time: a datagram sent meanwhile is dropped (WireGuard retransmits).
-      if (this.opening) {
-        cb('busy');
-        return;
-      }
-      this.sock(function (err: string | null): void {
-        if (err) cb(err);
-        else self.casend(data, cb);
-      });
-      return;
-    }
-    this.casend(data, cb);
-  }
-
   /** AT+CASEND=<cid>,<datalen> → ">" → exactly datalen bytes → OK. */
-  casend(data: Uint8Array, cb: ModemCallback): void {
+  override put(data: Uint8Array, cb: ModemCallback): void {
     this.at.cmd(
       'AT+CASEND=0,' + data.length,
       { data: data, retries: (this.o.sendTries || 2) - 1, timeout: this.o.timeout || 5000 },
