@@ -67,6 +67,12 @@ export interface EngineOptions {
   underLoadThreshold?: number;
   /** Entries of the per-source handshake rate limiter (default 1024). */
   rateLimiterSize?: number;
+  /**
+   * Replay window per session in 32-bit words, a power of two from 2 to 256 (default 256: an
+   * 8160-packet window, 1 KiB per session). A small device may use e.g. 8 (224 packets, 32 bytes):
+   * a smaller window only drops more reordered packets, it never accepts a replay.
+   */
+  replayWindowWords?: number;
 }
 
 /** Peer configuration. Keys are raw 32-byte arrays. */
@@ -318,7 +324,7 @@ export class Engine {
     this.kpLocalIndex = new Uint32Array(ns);
     this.kpRemoteIndex = new Uint32Array(ns);
     this.kpInitiator = new Uint8Array(ns);
-    this.replay = new ReplayPool(ns);
+    this.replay = new ReplayPool(ns, opts.replayWindowWords === undefined ? 256 : opts.replayWindowWords);
 
     this.index = new IndexTable(ns + maxPeers);
     this.limiter = new RateLimiter(opts.rateLimiterSize === undefined ? 1024 : opts.rateLimiterSize);
@@ -909,13 +915,16 @@ export class Engine {
     for (let i = len; i < padded; i++) tx[16 + i] = 0;
     const ctr = this.kpSendCounter[kp];
     this.kpSendCounter[kp] = ctr + 1;
-    const lo = ctr % 4294967296;
-    const hi = (ctr - lo) / 4294967296;
+    // 32-bit values cross calls as int32 (`| 0`): V8 boxes a uint32 >= 2^31 passed to a call it
+    // does not inline into a heap number, which would allocate on every packet.
+    const rest = ctr % 4294967296;
+    const lo = rest | 0;
+    const hi = ((ctr - rest) / 4294967296) | 0;
     tx[0] = MESSAGE_TRANSPORT;
     tx[1] = 0;
     tx[2] = 0;
     tx[3] = 0;
-    writeU32LE(tx, 4, this.kpRemoteIndex[kp]);
+    writeU32LE(tx, 4, this.kpRemoteIndex[kp] | 0);
     writeU32LE(tx, 8, lo);
     writeU32LE(tx, 12, hi);
     this.c.seal(this.kpSendKey[kp], lo, hi, null, 0, 0, tx, 16, padded, tx, 16);
@@ -1293,17 +1302,19 @@ export class Engine {
 
   private receiveTransport(now: number, buf: Uint8Array, off: number, len: number, endpoint: string): number {
     if (len < TRANSPORT_MIN_SIZE) return this.drop(Drop.BAD_LENGTH);
-    const kp = this.index.get(readU32LE(buf, off + 4));
+    // Index and counter words are read as int32, not with readU32LE: a uint32 >= 2^31 returned
+    // from or passed to a call V8 does not inline becomes a heap number (an allocation per packet).
+    const kp = this.index.get(buf[off + 4] | (buf[off + 5] << 8) | (buf[off + 6] << 16) | (buf[off + 7] << 24));
     if (kp < 0 || (kp & HS_FLAG) !== 0) return this.unknownIndex(now, endpoint);
-    const lo = readU32LE(buf, off + 8);
-    const hi = readU32LE(buf, off + 12);
-    if (hi >= MAX_COUNTER_HI) return this.drop(Drop.REPLAY);
+    const lo = buf[off + 8] | (buf[off + 9] << 8) | (buf[off + 10] << 16) | (buf[off + 11] << 24);
+    const hi = buf[off + 12] | (buf[off + 13] << 8) | (buf[off + 14] << 16) | (buf[off + 15] << 24);
+    if (hi < 0 || hi >= MAX_COUNTER_HI) return this.drop(Drop.REPLAY);
     if (now - this.kpCreated[kp] >= REJECT_AFTER_TIME) return this.drop(Drop.EXPIRED_SESSION);
     const ctLen = len - TRANSPORT_MIN_SIZE;
     if (!this.c.open(this.kpRecvKey[kp], lo, hi, null, 0, 0, buf, off + 16, ctLen, buf, off + 16)) {
       return this.drop(Drop.AUTH_FAILED);
     }
-    if (!this.replay.check(kp, hi * 4294967296 + lo)) return this.drop(Drop.REPLAY);
+    if (!this.replay.check(kp, hi * 4294967296 + (lo >>> 0))) return this.drop(Drop.REPLAY);
     const id = this.kpPeer[kp];
     const p = this.peers[id];
     this.setEndpoint(id, endpoint);

@@ -4,7 +4,6 @@
  * O(1) and without allocating. Open addressing with linear probing and backward-shift deletion,
  * in typed arrays sized once at construction.
  */
-import { mul32 } from './bytes.js';
 
 export class IndexTable {
   private keys: Uint32Array;
@@ -29,18 +28,27 @@ export class IndexTable {
   private slotOf(key: number): number {
     // Indexes are random, but mix anyway so a hostile peer's choice cannot matter (we choose ours).
     let h = key ^ (key >>> 16);
-    h = mul32(h, 0x45d9f3b);
+    // h * 0x45d9f3b mod 2^32 (as bytes.ts mul32; Espruino has no Math.imul), kept as int32 with
+    // `| 0`: on the per-packet path a uint32 >= 2^31 returned by a call V8 did not inline would be
+    // boxed as a heap number.
+    h = ((h & 0xffff) * 0x45d9f3b + (((h >>> 16) * 0x45d9f3b) & 0xffff) * 65536) | 0;
     return (h ^ (h >>> 16)) & this.mask;
   }
 
-  /** Value stored for `key`, or -1. */
+  /**
+   * Value stored for `key`, or -1. `key` may be given as uint32 or as the int32 with the same
+   * bits (the per-packet path passes int32, which V8 never boxes).
+   */
   get(key: number): number {
+    // slotOf gets `key` as passed (only its bits matter): the uint32 `k` could be boxed if
+    // slotOf were not inlined.
+    const k = key >>> 0;
     let i = this.slotOf(key);
     const keys = this.keys;
     const used = this.used;
     for (;;) {
       if (used[i] === 0) return -1;
-      if (keys[i] === key) return this.vals[i];
+      if (keys[i] === k) return this.vals[i];
       i = (i + 1) & this.mask;
     }
   }

@@ -9,6 +9,8 @@ import {
 import { describe, expect, it } from 'vitest';
 import { createPortableProvider } from '../src/crypto/portable.js';
 import { createNobleProvider } from '../src/crypto/noble.js';
+import { poly1305 as noblePoly1305 } from '@noble/ciphers/_poly1305.js';
+import { poly1305 } from '../src/crypto/chacha20poly1305.js';
 
 /** Seeded PRNG (xorshift128+ on 32-bit halves is overkill; mulberry32 is enough for tests). */
 function prng(seed: number): () => number {
@@ -145,6 +147,26 @@ describe('ChaCha20-Poly1305: portable vs noble vs node:crypto', () => {
       // The untampered packet still opens.
       expect(portable.open(key, lo, hi, ad, 0, adLen, sealed, 0, len, out, 0)).toBe(true);
       expect(toHex(out)).toBe(toHex(pt));
+    }
+  });
+});
+
+describe('Poly1305: portable vs noble', () => {
+  it('agree on random and extreme keys and messages (largest limbs, every length to 300)', () => {
+    const rnd = prng(0x5eed06);
+    const tag = new Uint8Array(16);
+    for (let i = 0; i < 1200; i++) {
+      const len = i < 600 ? i % 301 : rnd() % 2001;
+      // Every third case uses the largest clamped r and s with an all-ones message: the largest
+      // limbs the bounds in chacha20poly1305.ts allow for.
+      const extreme = i % 3 === 0;
+      const key = extreme ? new Uint8Array(32).fill(255) : bytes(rnd, 32);
+      const msg = extreme ? new Uint8Array(len).fill(255) : bytes(rnd, len);
+      const off = rnd() % 7;
+      const buf = new Uint8Array(off + len);
+      buf.set(msg, off);
+      poly1305(key, 0, buf, off, len, tag, 0);
+      expect(toHex(tag)).toBe(toHex(noblePoly1305(msg, key)));
     }
   });
 });

@@ -95,6 +95,9 @@ export function splitHostPort(ep: string): { host: string; port: number } {
   return { host, port };
 }
 
+/** Socket buffers as wireguard-go sizes them (7 MiB): bursts from a TUN batch must not overflow. */
+const SOCKET_BUFFER = 7 << 20;
+
 const random = (buf: Uint8Array, off: number, len: number): void => {
   randomFillSync(buf, off, len);
 };
@@ -215,11 +218,11 @@ export class WgDevice extends EventEmitter {
     const v4 = bindAddr !== undefined && net.isIPv4(bindAddr);
     try {
       try {
-        return await openUdp({ family: v4 ? 4 : 6, bindAddress: bindAddr, port });
+        return await openUdp({ family: v4 ? 4 : 6, bindAddress: bindAddr, port, recvBufferSize: SOCKET_BUFFER, sendBufferSize: SOCKET_BUFFER });
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (v4 || bindAddr !== undefined || (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL')) throw e;
-        return await openUdp({ family: 4, port });
+        return await openUdp({ family: 4, port, recvBufferSize: SOCKET_BUFFER, sendBufferSize: SOCKET_BUFFER });
       }
     } catch (e) {
       const err = e as NodeJS.ErrnoException;

@@ -6,10 +6,14 @@
  * all scratch state lives in the typed arrays below. The module is therefore not re-entrant, which
  * is fine for single-threaded engines (no call here yields).
  *
- * Speed notes (both targets): the ChaCha20 block keeps its 16 state words in local variables and
- * XORs 64 bytes per block with straight-line code; Poly1305 uses six 22-bit limbs held in doubles
- * (36 products per 16-byte block instead of the 100 of the usual 13-bit limbs), with carries done
- * by the exact "add and subtract 1.5 * 2^(52+k)" rounding trick, which needs no function call.
+ * This is the Node variant; device/chacha20poly1305.ts has the same exports and results, tuned
+ * for the Espruino interpreter (a device build swaps it in). Both run on both.
+ *
+ * Speed notes: the ChaCha20 block keeps its 16 state words in local variables and XORs 64 bytes
+ * per block with straight-line code; Poly1305 uses six 22-bit limbs held in doubles (36 products
+ * per 16-byte block instead of the 100 of the usual 13-bit limbs), with carries done by the exact
+ * "add and subtract 1.5 * 2^(52+k)" rounding trick, which needs no function call, and absorbs two
+ * blocks per reduction (see polyBlocks).
  */
 
 /** Current ChaCha20 key as eight little-endian words. */
@@ -22,8 +26,11 @@ const KS = new Uint8Array(64);
 const BLK = new Uint8Array(16);
 /** XChaCha20 subkey (output of HChaCha20). */
 const SUBKEY = new Uint8Array(32);
-/** Poly1305 accumulator h0..h5 [0..5], key r0..r5 [6..11], and 20*r1..20*r5 [12..16]. */
-const PS = new Float64Array(17);
+/**
+ * Poly1305 accumulator h0..h5 [0..5], key r0..r5 [6..11], 20*r1..20*r5 [12..16], r^2 in balanced
+ * limbs [17..22], 20 times its limbs 1..5 [23..27], and 1 once r^2 is computed for this key [28].
+ */
+const PS = new Float64Array(29);
 /** Poly1305 final pad `s` as four little-endian words. */
 const PAD = new Int32Array(4);
 
@@ -154,44 +161,116 @@ function chachaXor(
   }
 }
 
+/** r^2 mod p from r (PS[6..16]) into PS[17..22], balanced, and 20 * its limbs 1..5 into PS[23..27]. */
+function polyR2(): void {
+  const r0 = PS[6], r1 = PS[7], r2 = PS[8], r3 = PS[9], r4 = PS[10], r5 = PS[11];
+  const s1 = PS[12], s2 = PS[13], s3 = PS[14], s4 = PS[15], s5 = PS[16];
+  const c22 = C22, c20 = C20, i22 = INV22, f20 = FIVE_INV20;
+  // Products < 2^22 * 2^26.4 each, sums < 2^51: exact.
+  const d0 = r0 * r0 + 2 * (r1 * s5 + r2 * s4) + r3 * s3;
+  let d1 = 2 * (r0 * r1 + r2 * s5 + r3 * s4);
+  let d2 = 2 * (r0 * r2 + r3 * s5) + r1 * r1 + r4 * s4;
+  let d3 = 2 * (r0 * r3 + r1 * r2 + r4 * s5);
+  let d4 = 2 * (r0 * r4 + r1 * r3) + r2 * r2 + r5 * s5;
+  let d5 = 2 * (r0 * r5 + r1 * r4 + r2 * r3);
+  let c, h0;
+  c = (d0 + c22) - c22; h0 = d0 - c; d1 += c * i22;
+  c = (d1 + c22) - c22; PS[18] = d1 - c; d2 += c * i22;
+  c = (d2 + c22) - c22; PS[19] = d2 - c; d3 += c * i22;
+  c = (d3 + c22) - c22; PS[20] = d3 - c; d4 += c * i22;
+  c = (d4 + c22) - c22; PS[21] = d4 - c; d5 += c * i22;
+  c = (d5 + c20) - c20; PS[22] = d5 - c; h0 += c * f20;
+  c = (h0 + c22) - c22; PS[17] = h0 - c; PS[18] += c * i22;
+  PS[23] = 20 * PS[18]; PS[24] = 20 * PS[19]; PS[25] = 20 * PS[20]; PS[26] = 20 * PS[21]; PS[27] = 20 * PS[22];
+  PS[28] = 1;
+}
+
 /** Starts Poly1305 with the 32-byte one-time key at `key[off]` (r is clamped here). */
 function polyInit(key: Uint8Array, off: number): void {
   const t0 = (key[off] | (key[off + 1] << 8) | (key[off + 2] << 16) | (key[off + 3] << 24)) & 0x0fffffff;
   const t1 = (key[off + 4] | (key[off + 5] << 8) | (key[off + 6] << 16) | (key[off + 7] << 24)) & 0x0ffffffc;
   const t2 = (key[off + 8] | (key[off + 9] << 8) | (key[off + 10] << 16) | (key[off + 11] << 24)) & 0x0ffffffc;
   const t3 = (key[off + 12] | (key[off + 13] << 8) | (key[off + 14] << 16) | (key[off + 15] << 24)) & 0x0ffffffc;
-  for (let i = 0; i < 6; i++) PS[i] = 0;
-  // r in six limbs at bit positions 0, 22, 44, 66, 88, 110 (r < 2^124, so r5 < 2^14).
+  PS.fill(0, 0, 6);
+  // r in six limbs at bit positions 0, 22, 44, 66, 88, 110 (r < 2^124, so r5 < 2^14). Limb
+  // products at 2^(22*6) = 2^132 = 4 * 2^130 wrap around with factor 4 * 5 = 20.
+  PS[12] = 20 * (PS[7] = (t0 >>> 22) | ((t1 & 0xfff) << 10));
+  PS[13] = 20 * (PS[8] = (t1 >>> 12) | ((t2 & 3) << 20));
+  PS[14] = 20 * (PS[9] = (t2 >>> 2) & 0x3fffff);
+  PS[15] = 20 * (PS[10] = (t2 >>> 24) | ((t3 & 0x3fff) << 8));
+  PS[16] = 20 * (PS[11] = t3 >>> 14);
   PS[6] = t0 & 0x3fffff;
-  PS[7] = (t0 >>> 22) | ((t1 & 0xfff) << 10);
-  PS[8] = (t1 >>> 12) | ((t2 & 3) << 20);
-  PS[9] = (t2 >>> 2) & 0x3fffff;
-  PS[10] = (t2 >>> 24) | ((t3 & 0x3fff) << 8);
-  PS[11] = t3 >>> 14;
-  // Limb products at 2^(22*6) = 2^132 = 4 * 2^130 wrap around with factor 4 * 5 = 20.
-  for (let i = 1; i < 6; i++) PS[11 + i] = 20 * PS[6 + i];
-  for (let i = 0; i < 4; i++) {
-    const o = off + 16 + 4 * i;
-    PAD[i] = key[o] | (key[o + 1] << 8) | (key[o + 2] << 16) | (key[o + 3] << 24);
-  }
+  PS[28] = 0; // r^2 not computed yet (polyBlocks does it for the first pair of blocks)
+  off += 16;
+  PAD[0] = key[off] | (key[off + 1] << 8) | (key[off + 2] << 16) | (key[off + 3] << 24);
+  PAD[1] = key[off + 4] | (key[off + 5] << 8) | (key[off + 6] << 16) | (key[off + 7] << 24);
+  PAD[2] = key[off + 8] | (key[off + 9] << 8) | (key[off + 10] << 16) | (key[off + 11] << 24);
+  PAD[3] = key[off + 12] | (key[off + 13] << 8) | (key[off + 14] << 16) | (key[off + 15] << 24);
 }
 
 /**
  * Absorbs `n` 16-byte blocks from `m[off]`; `hibit` is HIBIT for full blocks, 0 for the padded
- * final block of a raw Poly1305 message.
+ * final block of a raw Poly1305 message. Pairs of blocks share one reduction,
+ * h = (h + m1) * r^2 + m2 * r (an odd last block goes alone, h = (h + m) * r), and the carries
+ * run as two parallel passes rather than one sequential chain: on a CPU the chain's latency, not
+ * the 36 products per block, is what bounds Poly1305 in doubles.
  *
- * Bounds (all values are exact integers in doubles, |x| < 2^53): after the carries every limb is
- * balanced, |h_i| <= 2^21 (+2^12 on h1); adding a block limb (< 2^22) gives |h_i| < 2^22.6;
- * r_i < 2^22 and 20*r_i < 2^26.4, so each of the six products is < 2^49 and every sum d_i is
- * < 2^51.6. Carries round to the nearest multiple, so limbs come out signed and balanced.
+ * Bounds (all values are exact integers in doubles, |x| < 2^53): limbs come out balanced,
+ * |h_i| <= 2^21 + 2^13 (h5 <= 2^19 + 2^9); with a block limb (< 2^22) added, |h_i| < 2^22.6.
+ * r_i < 2^22 and s_i = 20 r_i < 2^26.4; r^2 is balanced, |q_i| <= 2^21 + 2^12, t_i = 20 q_i
+ * < 2^25.4. A pair sums to < 2^49.7 (h + m1 against r^2) plus < 2^50 (m2 against r), a single
+ * block to < 2^51.6: |d_i| < 2^52. First pass: each carry is < 2^30.6 in the next limb's units,
+ * the wrapped one (times 5 / 2^20) < 2^34.9; second pass: carries < 2^13, so limbs are balanced
+ * again within the bound above. Rounding to the nearest multiple keeps the limbs signed.
  */
 function polyBlocks(m: Uint8Array, off: number, n: number, hibit: number): void {
+  if (n > 1 && PS[28] === 0) polyR2();
   let h0 = PS[0], h1 = PS[1], h2 = PS[2], h3 = PS[3], h4 = PS[4], h5 = PS[5];
   const r0 = PS[6], r1 = PS[7], r2 = PS[8], r3 = PS[9], r4 = PS[10], r5 = PS[11];
   const s1 = PS[12], s2 = PS[13], s3 = PS[14], s4 = PS[15], s5 = PS[16];
+  const q0 = PS[17], q1 = PS[18], q2 = PS[19], q3 = PS[20], q4 = PS[21], q5 = PS[22];
+  const t1 = PS[23], t2 = PS[24], t3 = PS[25], t4 = PS[26], t5 = PS[27];
   const c22 = C22, c20 = C20, i22 = INV22, f20 = FIVE_INV20;
-  let w0, w1, w2, w3, d0, d1, d2, d3, d4, d5, c;
+  let w0, w1, w2, w3, y0, y1, y2, y3, y4, y5, d0, d1, d2, d3, d4, d5, c0, c1, c2, c3, c4, c5;
+  const end2 = off + 32 * (n >> 1);
   const end = off + 16 * n;
+  while (off < end2) {
+    w0 = m[off] | (m[off + 1] << 8) | (m[off + 2] << 16) | (m[off + 3] << 24);
+    w1 = m[off + 4] | (m[off + 5] << 8) | (m[off + 6] << 16) | (m[off + 7] << 24);
+    w2 = m[off + 8] | (m[off + 9] << 8) | (m[off + 10] << 16) | (m[off + 11] << 24);
+    w3 = m[off + 12] | (m[off + 13] << 8) | (m[off + 14] << 16) | (m[off + 15] << 24);
+    h0 += w0 & 0x3fffff;
+    h1 += (w0 >>> 22) | ((w1 & 0xfff) << 10);
+    h2 += (w1 >>> 12) | ((w2 & 3) << 20);
+    h3 += (w2 >>> 2) & 0x3fffff;
+    h4 += (w2 >>> 24) | ((w3 & 0x3fff) << 8);
+    h5 += (w3 >>> 14) | hibit;
+    w0 = m[off + 16] | (m[off + 17] << 8) | (m[off + 18] << 16) | (m[off + 19] << 24);
+    w1 = m[off + 20] | (m[off + 21] << 8) | (m[off + 22] << 16) | (m[off + 23] << 24);
+    w2 = m[off + 24] | (m[off + 25] << 8) | (m[off + 26] << 16) | (m[off + 27] << 24);
+    w3 = m[off + 28] | (m[off + 29] << 8) | (m[off + 30] << 16) | (m[off + 31] << 24);
+    y0 = w0 & 0x3fffff;
+    y1 = (w0 >>> 22) | ((w1 & 0xfff) << 10);
+    y2 = (w1 >>> 12) | ((w2 & 3) << 20);
+    y3 = (w2 >>> 2) & 0x3fffff;
+    y4 = (w2 >>> 24) | ((w3 & 0x3fff) << 8);
+    y5 = (w3 >>> 14) | hibit;
+    d0 = h0 * q0 + h1 * t5 + h2 * t4 + h3 * t3 + h4 * t2 + h5 * t1 + y0 * r0 + y1 * s5 + y2 * s4 + y3 * s3 + y4 * s2 + y5 * s1;
+    d1 = h0 * q1 + h1 * q0 + h2 * t5 + h3 * t4 + h4 * t3 + h5 * t2 + y0 * r1 + y1 * r0 + y2 * s5 + y3 * s4 + y4 * s3 + y5 * s2;
+    d2 = h0 * q2 + h1 * q1 + h2 * q0 + h3 * t5 + h4 * t4 + h5 * t3 + y0 * r2 + y1 * r1 + y2 * r0 + y3 * s5 + y4 * s4 + y5 * s3;
+    d3 = h0 * q3 + h1 * q2 + h2 * q1 + h3 * q0 + h4 * t5 + h5 * t4 + y0 * r3 + y1 * r2 + y2 * r1 + y3 * r0 + y4 * s5 + y5 * s4;
+    d4 = h0 * q4 + h1 * q3 + h2 * q2 + h3 * q1 + h4 * q0 + h5 * t5 + y0 * r4 + y1 * r3 + y2 * r2 + y3 * r1 + y4 * r0 + y5 * s5;
+    d5 = h0 * q5 + h1 * q4 + h2 * q3 + h3 * q2 + h4 * q1 + h5 * q0 + y0 * r5 + y1 * r4 + y2 * r3 + y3 * r2 + y4 * r1 + y5 * r0;
+    c0 = (d0 + c22) - c22; c1 = (d1 + c22) - c22; c2 = (d2 + c22) - c22;
+    c3 = (d3 + c22) - c22; c4 = (d4 + c22) - c22; c5 = (d5 + c20) - c20;
+    d0 = d0 - c0 + c5 * f20; d1 = d1 - c1 + c0 * i22; d2 = d2 - c2 + c1 * i22;
+    d3 = d3 - c3 + c2 * i22; d4 = d4 - c4 + c3 * i22; d5 = d5 - c5 + c4 * i22;
+    c0 = (d0 + c22) - c22; c1 = (d1 + c22) - c22; c2 = (d2 + c22) - c22;
+    c3 = (d3 + c22) - c22; c4 = (d4 + c22) - c22; c5 = (d5 + c20) - c20;
+    h0 = d0 - c0 + c5 * f20; h1 = d1 - c1 + c0 * i22; h2 = d2 - c2 + c1 * i22;
+    h3 = d3 - c3 + c2 * i22; h4 = d4 - c4 + c3 * i22; h5 = d5 - c5 + c4 * i22;
+    off += 32;
+  }
   while (off < end) {
     w0 = m[off] | (m[off + 1] << 8) | (m[off + 2] << 16) | (m[off + 3] << 24);
     w1 = m[off + 4] | (m[off + 5] << 8) | (m[off + 6] << 16) | (m[off + 7] << 24);
@@ -209,13 +288,14 @@ function polyBlocks(m: Uint8Array, off: number, n: number, hibit: number): void 
     d3 = h0 * r3 + h1 * r2 + h2 * r1 + h3 * r0 + h4 * s5 + h5 * s4;
     d4 = h0 * r4 + h1 * r3 + h2 * r2 + h3 * r1 + h4 * r0 + h5 * s5;
     d5 = h0 * r5 + h1 * r4 + h2 * r3 + h3 * r2 + h4 * r1 + h5 * r0;
-    c = (d0 + c22) - c22; h0 = d0 - c; d1 += c * i22;
-    c = (d1 + c22) - c22; h1 = d1 - c; d2 += c * i22;
-    c = (d2 + c22) - c22; h2 = d2 - c; d3 += c * i22;
-    c = (d3 + c22) - c22; h3 = d3 - c; d4 += c * i22;
-    c = (d4 + c22) - c22; h4 = d4 - c; d5 += c * i22;
-    c = (d5 + c20) - c20; h5 = d5 - c; h0 += c * f20;
-    c = (h0 + c22) - c22; h0 -= c; h1 += c * i22;
+    c0 = (d0 + c22) - c22; c1 = (d1 + c22) - c22; c2 = (d2 + c22) - c22;
+    c3 = (d3 + c22) - c22; c4 = (d4 + c22) - c22; c5 = (d5 + c20) - c20;
+    d0 = d0 - c0 + c5 * f20; d1 = d1 - c1 + c0 * i22; d2 = d2 - c2 + c1 * i22;
+    d3 = d3 - c3 + c2 * i22; d4 = d4 - c4 + c3 * i22; d5 = d5 - c5 + c4 * i22;
+    c0 = (d0 + c22) - c22; c1 = (d1 + c22) - c22; c2 = (d2 + c22) - c22;
+    c3 = (d3 + c22) - c22; c4 = (d4 + c22) - c22; c5 = (d5 + c20) - c20;
+    h0 = d0 - c0 + c5 * f20; h1 = d1 - c1 + c0 * i22; h2 = d2 - c2 + c1 * i22;
+    h3 = d3 - c3 + c2 * i22; h4 = d4 - c4 + c3 * i22; h5 = d5 - c5 + c4 * i22;
     off += 16;
   }
   PS[0] = h0; PS[1] = h1; PS[2] = h2; PS[3] = h3; PS[4] = h4; PS[5] = h5;

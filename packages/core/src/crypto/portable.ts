@@ -8,50 +8,32 @@ import { wgSeal, wgOpen, xaeadSeal, xaeadOpen } from './chacha20poly1305.js';
 import { Blake2s } from './blake2s.js';
 import { x25519, x25519Base } from './x25519.js';
 
-/** CryptoProvider over the portable primitives; each instance has its own BLAKE2s state. */
+/**
+ * CryptoProvider over the portable primitives; each instance has its own BLAKE2s state.
+ *
+ * The AEAD and X25519 methods are the module functions themselves, assigned in the constructor
+ * rather than wrapped: on Espruino every function costs RAM variables for its parameter names,
+ * and these take eleven each. (They ignore `this`.)
+ */
 class PortableProvider implements CryptoProvider {
   declare readonly name: string;
   declare private readonly hash: Blake2s;
+  declare readonly seal: CryptoProvider['seal'];
+  declare readonly open: CryptoProvider['open'];
+  declare readonly xseal: CryptoProvider['xseal'];
+  declare readonly xopen: CryptoProvider['xopen'];
+  declare readonly x25519: CryptoProvider['x25519'];
+  declare readonly x25519Base: CryptoProvider['x25519Base'];
 
   constructor() {
     this.name = 'portable';
     this.hash = new Blake2s();
-  }
-
-  seal(
-    key: Uint8Array, ctrLo: number, ctrHi: number,
-    ad: Uint8Array | null, adOff: number, adLen: number,
-    src: Uint8Array, srcOff: number, len: number,
-    dst: Uint8Array, dstOff: number,
-  ): void {
-    wgSeal(key, ctrLo, ctrHi, ad, adOff, adLen, src, srcOff, len, dst, dstOff);
-  }
-
-  open(
-    key: Uint8Array, ctrLo: number, ctrHi: number,
-    ad: Uint8Array | null, adOff: number, adLen: number,
-    src: Uint8Array, srcOff: number, len: number,
-    dst: Uint8Array, dstOff: number,
-  ): boolean {
-    return wgOpen(key, ctrLo, ctrHi, ad, adOff, adLen, src, srcOff, len, dst, dstOff);
-  }
-
-  xseal(
-    key: Uint8Array, nonce: Uint8Array, nonceOff: number,
-    ad: Uint8Array | null, adOff: number, adLen: number,
-    src: Uint8Array, srcOff: number, len: number,
-    dst: Uint8Array, dstOff: number,
-  ): void {
-    xaeadSeal(key, nonce, nonceOff, ad, adOff, adLen, src, srcOff, len, dst, dstOff);
-  }
-
-  xopen(
-    key: Uint8Array, nonce: Uint8Array, nonceOff: number,
-    ad: Uint8Array | null, adOff: number, adLen: number,
-    src: Uint8Array, srcOff: number, len: number,
-    dst: Uint8Array, dstOff: number,
-  ): boolean {
-    return xaeadOpen(key, nonce, nonceOff, ad, adOff, adLen, src, srcOff, len, dst, dstOff);
+    this.seal = wgSeal;
+    this.open = wgOpen;
+    this.xseal = xaeadSeal;
+    this.xopen = xaeadOpen;
+    this.x25519 = x25519;
+    this.x25519Base = x25519Base;
   }
 
   hashInit(outLen: number, key: Uint8Array | null, keyLen: number): void {
@@ -64,14 +46,6 @@ class PortableProvider implements CryptoProvider {
 
   hashFinal(out: Uint8Array, outOff: number): void {
     this.hash.final(out, outOff);
-  }
-
-  x25519(out: Uint8Array, scalar: Uint8Array, point: Uint8Array): boolean {
-    return x25519(out, scalar, point);
-  }
-
-  x25519Base(out: Uint8Array, scalar: Uint8Array): void {
-    x25519Base(out, scalar);
   }
 }
 

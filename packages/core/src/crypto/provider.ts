@@ -7,7 +7,9 @@
  * engines running interleaved hash sequences; engines are single-threaded, so one per engine.
  *
  * Nonces follow WireGuard/Noise: 32 zero bits followed by a 64-bit little-endian counter, passed
- * as two uint32 halves (`ctrLo`, `ctrHi`) so no BigInt is needed.
+ * as two 32-bit halves (`ctrLo`, `ctrHi`) so no BigInt is needed. A half may arrive as uint32 or
+ * as the int32 with the same bits (the engine passes int32, which V8 never boxes into a heap
+ * number); providers use only its low 32 bits (`x | 0` or `x >>> 0`).
  */
 export interface CryptoProvider {
   readonly name: string;

@@ -20,7 +20,8 @@
  * that use the same operand. Elsewhere (Node) the products are unrolled JS.
  *
  * The unrolled JS products live in x25519-unrolled.ts, so a device build whose firmware has
- * E.convolve can alias that module to a stub and save ~4 KB of source.
+ * E.convolve can swap that module for the loop stub in device/ (~2 KB less flash; no RAM saved
+ * when the code runs from Storage).
  *
  * Everything runs on module-level scratch (no allocation after load); not re-entrant.
  * The ladder has no secret-dependent branches or indices: the swap is arithmetic (m * (x3 - x2)).
@@ -56,11 +57,19 @@ const WRAP20 = 608 / TWO20;
 function fe(): Float64Array {
   return new Float64Array(13);
 }
-const X1 = fe(), X2 = fe(), Z2 = fe(), X3 = fe(), Z3 = fe();
-const TA = fe(), TB = fe(), TC = fe(), TD = fe(), TAA = fe(), TBB = fe(), TE = fe(), TDA = fe(), TCB = fe();
-const I0 = fe(), I1 = fe(), I2 = fe(), I3 = fe();
-/** Second-operand forms (25 doubles: the Q form on Espruino, a plain copy elsewhere). */
-const QA = new Float64Array(25), QB = new Float64Array(25), Q1 = new Float64Array(25), QX = new Float64Array(25);
+/*
+ * Nine field elements in all: on a microcontroller each costs ~10 variables of RAM, so the ladder
+ * overwrites dead values instead of naming every intermediate, and invert/pack borrow the ladder
+ * temporaries once the ladder is done.
+ */
+const X2 = fe(), Z2 = fe(), X3 = fe(), Z3 = fe();
+const TA = fe(), TB = fe(), TC = fe(), TD = fe(), TAA = fe();
+const I0 = TB, I1 = TC, I2 = TD, I3 = TAA;
+/**
+ * Second-operand forms (25 doubles: the Q form on Espruino, a plain copy elsewhere): Q1 for the
+ * product at hand, QX for the input u, kept through the ladder.
+ */
+const Q1 = new Float64Array(25), QX = new Float64Array(25);
 /** Clamped scalar copy. */
 const SC = new Uint8Array(32);
 /** The base point u = 9, as bytes. */
@@ -305,43 +314,45 @@ function pack(out: Uint8Array, a: Float64Array): void {
 }
 
 /**
- * Montgomery ladder (RFC 7748 section 5): leaves scalar * u in X2/Z2 for u in X1. With
- * base = true, u is 9 and x1 * t is computed as 9 * t.
+ * Montgomery ladder (RFC 7748 section 5): leaves scalar * u in X2/Z2, for u unpacked into X3 by
+ * the caller. With base = true, u is 9 and x1 * t is computed as 9 * t.
  */
 function ladder(scalar: Uint8Array, base: boolean): void {
   for (let i = 0; i < 32; i++) SC[i] = scalar[i];
   SC[0] &= 248;
   SC[31] = (SC[31] & 127) | 64;
   for (let i = 0; i < 13; i++) {
-    X2[i] = 0; Z2[i] = 0; X3[i] = X1[i]; Z3[i] = 0;
+    X2[i] = 0; Z2[i] = 0; Z3[i] = 0;
   }
   X2[0] = 1; Z3[0] = 1;
-  prep(QX, X1);
+  prep(QX, X3);
   let swap = 0, bit;
   for (let t = 254; t >= 0; t--) {
     bit = (SC[t >>> 3] >>> (t & 7)) & 1;
     swapAddSub(swap ^ bit);
     swap = bit;
-    prep(QA, TA);
-    sqrq(TAA, TA, QA);
-    mulq(TDA, TD, QA);
-    prep(QB, TB);
-    sqrq(TBB, TB, QB);
-    mulq(TCB, TC, QB);
-    addSub(X3, Z3, TDA, TCB);
+    // A, B, C, D are in TA..TD; products overwrite dead inputs: DA in TD, CB in TC, BB in TB,
+    // then E = AA - BB in TC.
+    prep(Q1, TA);
+    sqrq(TAA, TA, Q1);
+    mulq(TD, TD, Q1);
+    prep(Q1, TB);
+    mulq(TC, TC, Q1);
+    sqrq(TB, TB, Q1);
+    addSub(X3, Z3, TD, TC);
     prep(Q1, X3);
     sqrq(X3, X3, Q1);
     prep(Q1, Z3);
     sqrq(Z3, Z3, Q1);
     if (base) mulSmall(Z3, Z3, 9);
     else mulq(Z3, Z3, QX);
-    sub(TE, TAA, TBB);
-    prep(Q1, TBB);
+    sub(TC, TAA, TB);
+    prep(Q1, TB);
     mulq(X2, TAA, Q1);
-    mulSmall(TA, TE, 121665);
+    mulSmall(TA, TC, 121665);
     add(TA, TA, TAA);
     prep(Q1, TA);
-    mulq(Z2, TE, Q1);
+    mulq(Z2, TC, Q1);
   }
   cswap(X2, X3, swap);
   cswap(Z2, Z3, swap);
@@ -359,7 +370,7 @@ function finish(out: Uint8Array): void {
  * on a copy. Returns false when the result is all zeros (a low-order input point).
  */
 export function x25519(out: Uint8Array, scalar: Uint8Array, point: Uint8Array): boolean {
-  unpack(X1, point);
+  unpack(X3, point);
   ladder(scalar, false);
   finish(out);
   let z = 0;
@@ -369,7 +380,7 @@ export function x25519(out: Uint8Array, scalar: Uint8Array, point: Uint8Array): 
 
 /** X25519 with the base point u = 9: derives the public key for `scalar`. */
 export function x25519Base(out: Uint8Array, scalar: Uint8Array): void {
-  unpack(X1, NINE);
+  unpack(X3, NINE);
   ladder(scalar, true);
   finish(out);
 }

@@ -1,0 +1,178 @@
+// wgjs:host-only — runs the device build on an Espruino interpreter built for Linux (not in CI).
+/**
+ * Runs `dist/wgjs.js` on a real Espruino interpreter as a board runs it: the build is written to
+ * Storage, then a fresh interpreter evals it from Storage and starts it with a config, its Serial1
+ * on a socat pty to a modem emulator (115200 baud, 32-byte chunks), the emulator's UDP socket
+ * talking to an in-process wgjs engine on 127.0.0.1 as the server.
+ *
+ *   tsx scripts/espruino-run.ts --espruino /path/to/espruino [--mode measure|bench] [--dialect quectel]
+ *       [--bundle dist/wgjs.js] [--handshakes 3] [--timeout 300]
+ *
+ * `--ram` evals a RAM copy instead (faster on the Linux build, whose "flash" is a file).
+ * `measure` prints one JSON object: JsVars (process.memory().usage) before the build is loaded,
+ * after eval from Storage, after start, the highest sampled during the first handshake, at rest
+ * after it; handshake times; the device's status. `bench` prints the device's bench JSON
+ * (`wgjs.bench()`). The Espruino binary is yours: this script neither builds nor ships one
+ * (shared/ESPRUINO.md says how to build it). Needs socat.
+ */
+import { spawn } from 'node:child_process';
+import { randomFillSync } from 'node:crypto';
+import dgram from 'node:dgram';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Engine, createPortableProvider, generatePrivateKey, toBase64 } from '@wgjs/core';
+import { createEmulator, socatPair } from '../emulator/index.js';
+import { DEVICE_OUT } from './build.js';
+
+function arg(name: string, def?: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : def;
+}
+
+const espruino = path.resolve(arg('espruino', process.env['ESPRUINO'] ?? '/tmp/espruino-bin')!);
+const mode = arg('mode', 'measure')!;
+const dialect = arg('dialect', 'quectel')!;
+const bundleFile = path.resolve(arg('bundle', DEVICE_OUT)!);
+const handshakes = Number(arg('handshakes', '3'));
+const timeoutS = Number(arg('timeout', '300'));
+if (!existsSync(espruino)) throw new Error(`no Espruino binary at ${espruino} (--espruino PATH)`);
+if (!existsSync(bundleFile)) throw new Error(`no build at ${bundleFile}: run pnpm --filter @wgjs/espruino build`);
+
+const random = (b: Uint8Array, o: number, n: number): void => { randomFillSync(b, o, n); };
+const dir = mkdtempSync(path.join(os.tmpdir(), 'wgjs-espruino-'));
+
+/** Runs a script on the interpreter (cwd = dir, where it keeps its flash file); resolves with its output. */
+function runEspruino(script: string, onLine: (l: string) => void, limitS: number): Promise<string> {
+  const file = path.join(dir, `s${Math.random().toString(36).substring(2)}.js`);
+  writeFileSync(file, script);
+  return new Promise((resolve, reject) => {
+    // stdin must stay open (not /dev/null): a pipe we never close until it exits.
+    const p = spawn(espruino, [file], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let buf = '';
+    const t = setTimeout(() => { p.kill('SIGKILL'); reject(new Error(`espruino timed out after ${limitS} s:\n${out.slice(-3000)}`)); }, limitS * 1000);
+    const take = (d: Buffer): void => {
+      const s = d.toString('latin1');
+      out += s;
+      buf += s;
+      let i: number;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        onLine(buf.slice(0, i).replace(/\r$/, ''));
+        buf = buf.slice(i + 1);
+      }
+    };
+    p.stdout.on('data', take);
+    p.stderr.on('data', take);
+    p.on('exit', () => { clearTimeout(t); resolve(out); });
+  });
+}
+
+async function main(): Promise<void> {
+  // 1. The build into Storage (what the flasher does over the REPL), in its own interpreter run.
+  const store = await runEspruino(
+    `require('Storage').write('wgjs.js', require('fs').readFileSync(${JSON.stringify(bundleFile)}));\n` +
+    `console.log('STORED ' + require('Storage').read('wgjs.js').length);\nquit();\n`,
+    () => {},
+    60,
+  );
+  if (!/STORED \d+/.test(store)) throw new Error(`could not write the build to Storage:\n${store}`);
+  const bytes = readFileSync(bundleFile).length;
+
+  if (mode === 'bench') {
+    let result = '';
+    // --ram: eval a copy in RAM instead of the flash string (on the Linux build, reading code from
+    // its fake flash goes through file I/O and is slower than a board's memory-mapped flash).
+    const src = process.argv.includes('--ram') ? `E.toString(require('fs').readFileSync(${JSON.stringify(bundleFile)}))` : 'require("Storage").read("wgjs.js")';
+    await runEspruino(
+      `eval(${src});\nwgjs.bench();\nquit();\n`,
+      (l) => { const i = l.indexOf('WGJS {"event":"bench"'); if (i >= 0) result = l.substring(i + 5); },
+      timeoutS,
+    );
+    process.stdout.write(`${result}\n`);
+    return;
+  }
+
+  // 2. Server, emulator on a pty, config.
+  const pair = await socatPair();
+  const emu = createEmulator(dialect, { baud: 115200 });
+  emu.attachTty(pair.modem);
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+  const devKey = generatePrivateKey(random);
+  const devPub = new Uint8Array(32);
+  createPortableProvider().x25519Base(devPub, devKey);
+  const server = new Engine({ privateKey: generatePrivateKey(random), crypto: createPortableProvider(), random, wallTime: Date.now }, {
+    send(b, off, len, ep) {
+      const i = ep.lastIndexOf(':');
+      sock.send(Buffer.from(b.subarray(off, off + len)), +ep.slice(i + 1), ep.slice(0, i));
+    },
+    deliver() { /* counted by the device's status */ },
+  });
+  server.addPeer({ publicKey: devPub, allowedIPs: ['10.0.0.2/32'] });
+  sock.on('message', (m, r) => server.receive(performance.now(), m, 0, m.length, `${r.address}:${r.port}`));
+  const tick = setInterval(() => server.tick(performance.now()), 100);
+  const cfg = {
+    privateKey: toBase64(devKey),
+    address: '10.0.0.2/32',
+    peer: { publicKey: toBase64(server.publicKey), endpoint: `127.0.0.1:${(sock.address() as { port: number }).port}`, allowedIPs: ['10.0.0.0/24'], persistentKeepalive: 0 },
+    modem: { dialect, serial: 'Serial1', baud: 115200, path: pair.device, apn: 'iot.test' },
+  };
+  const script = `
+var S = require('Storage');
+S.write('wgjs.cfg', ${JSON.stringify(JSON.stringify(cfg))});
+function mem() { return process.memory().usage; }
+var M = { before: mem() };
+eval(S.read('wgjs.js'));
+M.loaded = mem();
+var t0 = getTime();
+wgjs.start(S.readJSON('wgjs.cfg', 1));
+M.started = mem();
+M.startMs = Math.round((getTime() - t0) * 1000);
+var peak = 0, n = 0, hs = [];
+var iv = setInterval(function () { var u = mem(); if (u > peak) peak = u; }, 50);
+wgjs.onEvent(function (e) {
+  if (e.event === 'status' && e.state === 'up') M.up = mem();
+  if (e.event !== 'handshake') return;
+  hs.push(e.ms);
+  n++;
+  if (n === 1) { M.peakFirstHandshake = peak; }
+  if (n < ${handshakes}) { setTimeout(function () { wgjs.connect(true); }, 300); return; }
+  clearInterval(iv);
+  setTimeout(function () {
+    M.rest = mem();
+    M.handshakeMs = hs;
+    M.status = wgjs.status();
+    M.sendUdpOk = wgjs.sendUdp('10.0.0.1', 5555, 'reading 21.5');
+    setTimeout(function () { M.afterUdp = mem(); M.peakAll = peak; console.log('MEASURE ' + JSON.stringify(M)); quit(); }, 3000);
+  }, 3000);
+});
+`;
+  let result = '';
+  const lines: string[] = [];
+  try {
+    await runEspruino(script, (l) => {
+      lines.push(l);
+      const i = l.indexOf('MEASURE {');
+      if (i >= 0) result = l.substring(i + 8);
+      if (process.env['VERBOSE']) process.stderr.write(`${l}\n`);
+    }, timeoutS);
+  } finally {
+    clearInterval(tick);
+    emu.close();
+    sock.close();
+    await pair.close();
+  }
+  if (!result) throw new Error(`no measurement; last output:\n${lines.slice(-30).join('\n')}`);
+  const m = JSON.parse(result) as Record<string, unknown>;
+  process.stdout.write(`${JSON.stringify({ espruino, dialect, bundleBytes: bytes, ...m })}\n`);
+}
+
+main().then(
+  () => { rmSync(dir, { recursive: true, force: true }); process.exit(0); },
+  (e: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,1121 @@
+/**
+ * The wgjs device peer for Espruino: the entry of the device build (`dist/wgjs.js`). It wires the
+ * engine (`@wgjs/core`), a crypto provider (a native `wgcrypto` firmware module if the board has
+ * one, else the portable JS one), an AT modem driver (by dialect) and the Espruino runtime
+ * (Serial, Storage, timers, `E.hwRand`), and defines the global `wgjs` API: `start(cfg)`,
+ * `sendUdp`, `onUdp`, `onEvent`, `status`, `connect`, `stop`, `bench`.
+ *
+ * The device is always the initiator and one peer only. Handshake CPU is the scarce resource (an
+ * X25519 takes ~1.5 s here on a PC and 50–100× longer on a microcontroller), so:
+ *  - the next ephemeral key and DH(e, peer static) are precomputed while idle, after each
+ *    handshake, so an initiation costs no scalar multiplication;
+ *  - the engine is never ticked into a (re)transmission without a precomputed ephemeral: the
+ *    device precomputes first, lets the modem's AT queue settle (a response that arrived in the
+ *    meantime is processed first), then ticks with a fresh clock. An initiation computed inline
+ *    would be sent with a stale time, its REKEY_TIMEOUT would already be over, and the next one
+ *    would supersede it before its response could be read: a loop of abandoned handshakes;
+ *  - a handshake response (2 X25519) is processed when the AT queue is idle, so no command is
+ *    in flight (and timed out) while the interpreter is busy; if that processing takes so long
+ *    that sessions are born stale (> 100 s), the device reports it and backs off instead of
+ *    rekeying in a loop;
+ *  - initiations from the peer are not answered as responder (4 X25519 inline): the device starts
+ *    its own handshake instead (at most once per 30 s).
+ *
+ * No real-time clock: the last TAI64N is reserved ahead in Storage (`wgjs.ts`) and restored at
+ * boot, so initiations after a reboot always carry a greater timestamp.
+ *
+ * Device code: Espruino subset (see scripts/check-device.ts).
+ */
+import { Engine, EVENT_HANDSHAKE_COMPLETE, EVENT_HANDSHAKE_GAVE_UP, EVENT_HANDSHAKE_INITIATED } from '@wgjs/core/engine';
+import type { CryptoProvider } from '@wgjs/core/crypto/provider';
+import { createPortableProvider } from '@wgjs/core/crypto/portable';
+import { Blake2s } from '@wgjs/core/crypto/blake2s';
+import { Noise, HandshakeState } from '@wgjs/core/noise';
+import { compareBE, fromBase64, fromHex, toBase64, toHex, writeU32BE } from '@wgjs/core/bytes';
+import { answerEcho, parseUdp, udpInfo, writeUdp } from '@wgjs/core/ip';
+import { REKEY_AFTER_TIME, REKEY_TIMEOUT } from '@wgjs/core/constants';
+import { AtEngine } from './at.js';
+import type { ModemUdp } from './modem/udp.js';
+import type { ModemOptions } from './modem/udp.js';
+import { SimcomUdp } from './modem/simcom.js';
+import { Sim7000Udp } from './modem/sim7000.js';
+import { Sim7600Udp } from './modem/sim7600.js';
+import { QuectelUdp } from './modem/quectel.js';
+import { EspAtUdp } from './modem/espat.js';
+
+/** Espruino's `E` (the shim provides the same). */
+declare const E: {
+  hwRand?: () => number;
+  getSizeOf?: (x: unknown) => number;
+};
+/** Seconds since boot (or since the epoch if the time was set), with µs resolution. */
+declare function getTime(): number;
+declare function digitalWrite(pin: unknown, value: number): void;
+
+/**
+ * Defined by scripts/build.ts: '' (every driver), or one dialect (`--dialect quectel`), which
+ * leaves the other drivers out of the bundle as dead code.
+ */
+declare const WGJS_DIALECT: string;
+
+/** Espruino's root scope: `global.require`, `global.Serial1` (esbuild leaves member calls alone). */
+const G = global as unknown as Record<string, any>;
+
+const VERSION = '0.1.0';
+/** Storage files. */
+const CFG_TS = 'wgjs.ts';
+/** TAI64N reservation: every timestamp sent stays below the persisted value; rewritten when passed. */
+const TS_AHEAD_S = 3600;
+/** A clock step larger than this (setTime) counts as no time passing. */
+const MAX_STEP = 3600000;
+/** Response processing above this means sessions are born too old to be worth having. */
+const TOO_SLOW = 100000;
+/** 'auto' keepalive: 25 s unless a handshake costs more than this share of REKEY_AFTER_TIME (%). */
+const AUTO_KA_MAX_CPU = 10;
+
+/**
+ * A firmware module `require('wgcrypto')` may provide (all synchronous, buffers Uint8Array, keys
+ * 32 bytes, nonce 12 bytes, tag 16 bytes); each function is optional and the JS code does the rest.
+ * See README "Native crypto module".
+ */
+export interface NativeCrypto {
+  /** out = X25519(scalar, point) (scalar clamped); false if the result is all zeros. */
+  x25519?(out: Uint8Array, scalar: Uint8Array, point: Uint8Array): boolean;
+  /** ChaCha20-Poly1305: encrypts `data` in place, writes the tag. `ad` may be undefined. */
+  seal?(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array | undefined, data: Uint8Array, tag: Uint8Array): void;
+  /** Checks `tag`, then decrypts `data` in place; false (data untouched) on a bad tag. */
+  open?(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array | undefined, data: Uint8Array, tag: Uint8Array): boolean;
+  /** Streaming BLAKE2s (one computation at a time): digest length 1..32, optional key (≤ 32 bytes). */
+  blake2sInit?(outLen: number, key: Uint8Array | undefined): void;
+  blake2sUpdate?(data: Uint8Array): void;
+  blake2sFinal?(out: Uint8Array): void;
+  /** Fills `out` from a hardware RNG; mixed into the key pool (E.hwRand is weak on some boards). */
+  random?(out: Uint8Array): void;
+}
+
+/** The config JSON in Storage `wgjs.cfg` (written by the flasher). */
+export interface DeviceConfig {
+  privateKey: string;
+  address: string;
+  /** Largest inner packet (576..1420, default 576): sets the engine's and the modem's buffers. */
+  mtu?: number;
+  /** 'portable' forces the JS crypto; default: the native module when present. */
+  crypto?: string;
+  peer: {
+    publicKey: string;
+    presharedKey?: string;
+    endpoint: string;
+    allowedIPs: string[];
+    persistentKeepalive?: number | string;
+  };
+  modem: {
+    dialect: string;
+    serial: string;
+    baud: number;
+    tx?: unknown;
+    rx?: unknown;
+    pwrkey?: unknown;
+    reset?: unknown;
+    apn?: string;
+    ssid?: string;
+    wifiPassword?: string;
+    /** Linux build only: the tty of Serial setup. */
+    path?: string;
+    /** Local UDP port (Quectel, ESP-AT). */
+    lport?: number;
+    /** Length of the power-on pulse on PWRKEY, ms (default 1100: SIM7000/SIM7080 need ≥ 1 s). */
+    pwrkeyMs?: number;
+  };
+  app?: Record<string, unknown>;
+}
+
+type UdpCallback = (data: Uint8Array, srcIp: string, srcPort: number, dstPort: number) => void;
+type EventCallback = (e: Record<string, unknown>) => void;
+
+/** The driver of a dialect (null if unknown or not in this build). */
+function makeModem(d: string, at: AtEngine, o: ModemOptions): ModemUdp | null {
+  if ((WGJS_DIALECT === '' || WGJS_DIALECT === 'simcom') && d === 'simcom') return new SimcomUdp(at, o);
+  if ((WGJS_DIALECT === '' || WGJS_DIALECT === 'sim7000') && d === 'sim7000') return new Sim7000Udp(at, o);
+  if ((WGJS_DIALECT === '' || WGJS_DIALECT === 'sim7600') && d === 'sim7600') return new Sim7600Udp(at, o);
+  if ((WGJS_DIALECT === '' || WGJS_DIALECT === 'quectel') && d === 'quectel') return new QuectelUdp(at, o);
+  if ((WGJS_DIALECT === '' || WGJS_DIALECT === 'espat') && d === 'espat') return new EspAtUdp(at, o);
+  return null;
+}
+
+/** Prints a status line on the console: `WGJS {json}`. */
+function print(o: Record<string, unknown>): void {
+  console.log('WGJS ' + JSON.stringify(o));
+}
+
+/** Scratch for validating addresses. */
+const IP_SCRATCH = new Uint8Array(4);
+
+/** Dotted IPv4 text → 4 bytes in `out` (default: scratch); false if malformed. */
+function ip4(s: string, out?: Uint8Array): boolean {
+  const o = out || IP_SCRATCH;
+  const p = s.split('.');
+  if (p.length !== 4) return false;
+  for (let i = 0; i < 4; i++) {
+    const v = parseInt(p[i]!, 10);
+    if (!(v >= 0 && v <= 255) || String(v) !== p[i]) return false;
+    o[i] = v;
+  }
+  return true;
+}
+
+/** Adds `s` seconds to the 64-bit big-endian seconds of a TAI64N label. */
+function addSecs(t: Uint8Array, s: number): void {
+  let c = s;
+  for (let i = 7; i >= 0 && c > 0; i--) {
+    const v = t[i]! + (c % 256);
+    c = Math.floor(c / 256) + (v > 255 ? 1 : 0);
+    t[i] = v & 255;
+  }
+}
+
+/** The TAI64N label (nanoseconds 0) of wall-clock time `ms` into `t` (12 bytes). */
+function taiOf(ms: number, t: Uint8Array): void {
+  const s = Math.floor(ms / 1000) + 10;
+  writeU32BE(t, 0, 0x40000000 + Math.floor(s / 4294967296));
+  writeU32BE(t, 4, s % 4294967296);
+  writeU32BE(t, 8, 0);
+}
+
+/** ESP-AT string argument escaping (backslash before `\`, `"` and `,`). */
+function atEscape(s: string): string {
+  let o = '';
+  for (let i = 0; i < s.length; i++) {
+    const ch = s.charAt(i);
+    o += (ch === '\\' || ch === '"' || ch === ',' ? '\\' : '') + ch;
+  }
+  return o;
+}
+
+/**
+ * CryptoProvider over a native module: what the module has runs natively, the rest (and
+ * XChaCha20 for cookies) falls back to `js`.
+ */
+export function nativeProvider(m: NativeCrypto, js: CryptoProvider): CryptoProvider {
+  const nonce = new Uint8Array(12);
+  const tag = new Uint8Array(16);
+  const nine = new Uint8Array(32);
+  nine[0] = 9;
+  function setNonce(lo: number, hi: number): void {
+    nonce[4] = lo & 255; nonce[5] = (lo >>> 8) & 255; nonce[6] = (lo >>> 16) & 255; nonce[7] = (lo >>> 24) & 255;
+    nonce[8] = hi & 255; nonce[9] = (hi >>> 8) & 255; nonce[10] = (hi >>> 16) & 255; nonce[11] = (hi >>> 24) & 255;
+  }
+  function adView(ad: Uint8Array | null, off: number, len: number): Uint8Array | undefined {
+    return ad && len > 0 ? ad.subarray(off, off + len) : undefined;
+  }
+  const p: CryptoProvider = {
+    name: 'native',
+    seal: function (key, lo, hi, ad, adOff, adLen, src, srcOff, len, dst, dstOff) {
+      if (!m.seal) {
+        js.seal(key, lo, hi, ad, adOff, adLen, src, srcOff, len, dst, dstOff);
+        return;
+      }
+      if (src !== dst || srcOff !== dstOff) dst.set(src.subarray(srcOff, srcOff + len), dstOff);
+      setNonce(lo, hi);
+      m.seal(key, nonce, adView(ad, adOff, adLen), dst.subarray(dstOff, dstOff + len), dst.subarray(dstOff + len, dstOff + len + 16));
+    },
+    open: function (key, lo, hi, ad, adOff, adLen, src, srcOff, len, dst, dstOff) {
+      if (!m.open) return js.open(key, lo, hi, ad, adOff, adLen, src, srcOff, len, dst, dstOff);
+      tag.set(src.subarray(srcOff + len, srcOff + len + 16));
+      if (src !== dst || srcOff !== dstOff) dst.set(src.subarray(srcOff, srcOff + len), dstOff);
+      setNonce(lo, hi);
+      return m.open(key, nonce, adView(ad, adOff, adLen), dst.subarray(dstOff, dstOff + len), tag);
+    },
+    xseal: function (key, n, nOff, ad, adOff, adLen, src, srcOff, len, dst, dstOff) {
+      js.xseal(key, n, nOff, ad, adOff, adLen, src, srcOff, len, dst, dstOff);
+    },
+    xopen: function (key, n, nOff, ad, adOff, adLen, src, srcOff, len, dst, dstOff) {
+      return js.xopen(key, n, nOff, ad, adOff, adLen, src, srcOff, len, dst, dstOff);
+    },
+    hashInit: function (outLen, key, keyLen) {
+      if (m.blake2sInit) m.blake2sInit(outLen, key && keyLen > 0 ? key.subarray(0, keyLen) : undefined);
+      else js.hashInit(outLen, key, keyLen);
+    },
+    hashUpdate: function (data, off, len) {
+      if (m.blake2sUpdate) m.blake2sUpdate(data.subarray(off, off + len));
+      else js.hashUpdate(data, off, len);
+    },
+    hashFinal: function (out, off) {
+      if (m.blake2sFinal) m.blake2sFinal(out.subarray(off));
+      else js.hashFinal(out, off);
+    },
+    x25519: function (out, scalar, point) {
+      return m.x25519 ? m.x25519(out, scalar, point) : js.x25519(out, scalar, point);
+    },
+    x25519Base: function (out, scalar) {
+      if (m.x25519) m.x25519(out, scalar, nine);
+      else js.x25519Base(out, scalar);
+    },
+  };
+  return p;
+}
+
+/** The firmware's `wgcrypto` module, or null (also when forced off with crypto: 'portable'). */
+function nativeModule(which: string | undefined): NativeCrypto | null {
+  if (which === 'portable') return null;
+  try {
+    return G.require('wgcrypto') as NativeCrypto;
+  } catch (e) {
+    return null;
+  }
+}
+
+/** The crypto provider: the native module's primitives where it has them, else the portable ones. */
+function makeCrypto(m: NativeCrypto | null): CryptoProvider {
+  const js = createPortableProvider();
+  return m ? nativeProvider(m, js) : js;
+}
+
+/** Monotonic milliseconds from getTime() (which setTime() can move): steps back or huge jumps count as 0. */
+class Clock {
+  declare last: number;
+  declare mono: number;
+  constructor() {
+    this.last = getTime() * 1000;
+    this.mono = 0;
+  }
+  now(): number {
+    const t = getTime() * 1000;
+    const d = t - this.last;
+    this.last = t;
+    if (d > 0 && d < MAX_STEP) this.mono += d;
+    return this.mono;
+  }
+}
+
+/**
+ * Randomness: a native module's `random` if there is one, else E.hwRand (32 bits a call: ADC
+ * noise on STM32, the SoftDevice RNG on nRF52, but libc rand() — a PRNG — on ESP32 firmware).
+ * Requests of more than 8 bytes (keys) are conditioned through a BLAKE2s pool keyed with the
+ * private key and salted with the boot's TAI reservation (new every boot), so a weak or
+ * repeating source does not give predictable or repeated ephemeral keys.
+ */
+class Rng {
+  declare pool: Uint8Array;
+  declare t: Uint8Array;
+  declare raw: Uint8Array;
+  declare h: Blake2s;
+  declare weak: boolean;
+  declare hw: ((out: Uint8Array) => void) | null;
+  declare w4: Uint8Array;
+  constructor(seedKey: Uint8Array, salt: Uint8Array, hw: ((out: Uint8Array) => void) | null) {
+    this.pool = new Uint8Array(32);
+    this.t = new Uint8Array(32);
+    this.raw = new Uint8Array(64);
+    this.h = new Blake2s();
+    this.hw = hw;
+    this.w4 = new Uint8Array(4);
+    this.weak = !hw && (typeof E === 'undefined' || typeof E.hwRand !== 'function');
+    this.fill();
+    const h = this.h;
+    h.init(32, seedKey, 32);
+    h.update(this.raw, 0, 64);
+    h.update(salt, 0, salt.length);
+    h.final(this.pool, 0);
+  }
+  word(): number {
+    const w = this.w4;
+    if (this.hw) {
+      this.hw(w);
+      return w[0]! | (w[1]! << 8) | (w[2]! << 16) | (w[3]! << 24);
+    }
+    return this.weak ? (Math.random() * 4294967296) ^ (getTime() * 1e6) : (E.hwRand as () => number)();
+  }
+  fill(): void {
+    const r = this.raw;
+    if (this.hw) {
+      this.hw(r);
+      return;
+    }
+    for (let i = 0; i < 64; i += 4) {
+      const v = this.word();
+      r[i] = v & 255; r[i + 1] = (v >> 8) & 255; r[i + 2] = (v >> 16) & 255; r[i + 3] = (v >> 24) & 255;
+    }
+  }
+  bytes(buf: Uint8Array, off: number, len: number): void {
+    let v = 0;
+    if (len <= 8) {
+      for (let i = 0; i < len; i++) {
+        if ((i & 3) === 0) v = this.word();
+        buf[off + i] = v & 255;
+        v >>= 8;
+      }
+      return;
+    }
+    const h = this.h;
+    const t = this.t;
+    for (let done = 0; done < len; done += 32) {
+      this.fill();
+      // t = H_pool(raw); output = H_t(0); pool = H_t(1): an output never reveals the next pool.
+      h.init(32, this.pool, 32);
+      h.update(this.raw, 0, 64);
+      h.final(t, 0);
+      this.raw[0] = 1;
+      h.init(32, t, 32);
+      h.update(this.raw, 0, 1);
+      h.final(this.pool, 0);
+      this.raw[0] = 0;
+      h.init(32, t, 32);
+      h.update(this.raw, 0, 1);
+      h.final(t, 0);
+      for (let i = 0; i < 32 && done + i < len; i++) buf[off + done + i] = t[i]!;
+    }
+    t.fill(0);
+  }
+}
+
+/** The device peer. One instance, created by `wgjs.start`. */
+class Device {
+  declare cfg: DeviceConfig;
+  declare clock: Clock;
+  declare rng: Rng;
+  declare c: CryptoProvider;
+  declare engine: Engine;
+  declare at: AtEngine;
+  declare modem: ModemUdp;
+  declare serial: { removeAllListeners?: (e: string) => void };
+  declare pub: string;
+  declare peerPub: string;
+  declare addr: Uint8Array;
+  /** Configured endpoint: host (name or IPv4) and port; `ep` the engine's string once resolved. */
+  declare epHost: string;
+  declare epPort: number;
+  declare ep: string;
+  declare mstate: string;
+  declare running: boolean;
+  /** The one engine timer, its due time, the precompute timer, the idle-wait timer. */
+  declare tmr: unknown;
+  declare tmrAt: number;
+  declare preTmr: unknown;
+  declare idleTmr: unknown;
+  /** Send cache: last endpoint string and its parts. */
+  declare sEp: string;
+  declare sHost: string;
+  declare sPort: number;
+  declare sendCb: (err: string | null) => void;
+  /** A handshake response waiting for the AT queue to go idle. */
+  declare rsp: Uint8Array;
+  declare rspEp: string;
+  declare rspWait: boolean;
+  declare dst: Uint8Array;
+  declare dstStr: string;
+  /** Datagrams sent before the endpoint is known (modem not up yet), sent at the first connect. */
+  declare early: Uint8Array[];
+  declare udpCb: UdpCallback | null;
+  declare evCb: EventCallback | null;
+  /** Monotonic ms of the last initiation sent, of the last completed handshake, of the last reaction to a peer's initiation. */
+  declare lastInit: number;
+  declare lastHs: number;
+  declare lastPoke: number;
+  declare justDone: boolean;
+  /** No initiations before this time (too-slow back-off), and the back-off length. */
+  declare cool: number;
+  declare coolMs: number;
+  declare ka: number;
+  declare kaAuto: boolean;
+  /** TAI64N reservation (12 bytes) persisted in Storage. */
+  declare taiR: Uint8Array;
+  declare openFails: number;
+  declare errs: number;
+  declare dnsCb: ((ip: string | null) => void) | null;
+  /** Counters: initiations, handshakes, UDP in/out, pings answered, send errors, too-slow events. */
+  declare nInit: number;
+  declare nHs: number;
+  declare nUdpIn: number;
+  declare nUdpOut: number;
+  declare nPing: number;
+  declare nTxErr: number;
+  declare nSlow: number;
+  /** ms of the last precompute, of the last response processing. */
+  declare preMs: number;
+  declare rspMs: number;
+
+  constructor(cfg: DeviceConfig) {
+    const self = this;
+    this.cfg = cfg;
+    this.running = true;
+    this.clock = new Clock();
+    const key = fromBase64(cfg.privateKey);
+    const peerKey = fromBase64(cfg.peer.publicKey);
+    if (!key || key.length !== 32 || !peerKey || peerKey.length !== 32) throw new Error('wgjs.cfg: bad privateKey or peer.publicKey');
+    this.addr = new Uint8Array(4);
+    if (!ip4(String(cfg.address).split('/')[0]!, this.addr)) throw new Error('wgjs.cfg: address must be IPv4');
+    const ep = String(cfg.peer.endpoint);
+    const colon = ep.lastIndexOf(':');
+    this.epHost = ep.substring(0, colon);
+    this.epPort = parseInt(ep.substring(colon + 1), 10);
+    if (!(colon > 0 && this.epPort > 0 && this.epPort < 65536)) throw new Error('wgjs.cfg: endpoint must be host:port');
+    this.ep = '';
+    this.taiR = new Uint8Array(12);
+    this.loadTai();
+    const nat = nativeModule(cfg.crypto);
+    this.rng = new Rng(key, this.taiR, nat && nat.random ? function (o: Uint8Array): void { (nat.random as (x: Uint8Array) => void)(o); } : null);
+    this.c = makeCrypto(nat);
+    const mtu = cfg.mtu || 576;
+    this.engine = new Engine({
+      privateKey: key,
+      crypto: this.c,
+      random: function (b: Uint8Array, o: number, n: number): void { self.rng.bytes(b, o, n); },
+      wallTime: function (): number { return Date.now(); },
+      maxPeers: 1,
+      maxSessions: 4,
+      maxAllowedIPs: 8,
+      mtu: mtu,
+      maxStaged: 2,
+      rateLimiterSize: 16,
+      replayWindowWords: 8,
+    }, {
+      send: function (b: Uint8Array, o: number, n: number, e: string): void { self.send(b, o, n, e); },
+      deliver: function (b: Uint8Array, o: number, n: number): void { self.deliver(b, o, n); },
+      event: function (type: number): void { self.engineEvent(type); },
+    });
+    key.fill(0);
+    // Timestamps after this boot are greater than any sent before it; reserve an hour ahead of
+    // the later of that and the wall clock, so this boot writes Storage again only after an hour.
+    this.engine.restoreTimestamp(this.taiR);
+    this.reserveTai(this.taiR);
+    const psk = cfg.peer.presharedKey ? fromBase64(cfg.peer.presharedKey) : null;
+    this.engine.addPeer({ publicKey: peerKey, presharedKey: psk, allowedIPs: cfg.peer.allowedIPs });
+    this.pub = toBase64(this.engine.publicKey);
+    this.peerPub = cfg.peer.publicKey;
+    const ka = cfg.peer.persistentKeepalive;
+    this.kaAuto = ka === undefined || ka === 'auto';
+    this.ka = this.kaAuto ? 0 : +(ka as number) || 0;
+    if (this.ka > 0) this.engine.updatePeer(0, { persistentKeepalive: this.ka });
+    this.tmr = null;
+    this.tmrAt = -1;
+    this.preTmr = null;
+    this.idleTmr = null;
+    this.sEp = '';
+    this.sHost = '';
+    this.sPort = 0;
+    this.sendCb = function (err: string | null): void { if (err) self.nTxErr++; };
+    this.rsp = new Uint8Array(92);
+    this.rspEp = '';
+    this.rspWait = false;
+    this.dst = new Uint8Array(4);
+    this.dstStr = '';
+    this.early = [];
+    this.udpCb = null;
+    this.evCb = null;
+    this.lastInit = -Infinity;
+    this.lastHs = -Infinity;
+    this.lastPoke = -Infinity;
+    this.justDone = false;
+    this.cool = -Infinity;
+    this.coolMs = 0;
+    this.openFails = 0;
+    this.errs = 0;
+    this.dnsCb = null;
+    this.nInit = 0;
+    this.nHs = 0;
+    this.nUdpIn = 0;
+    this.nUdpOut = 0;
+    this.nPing = 0;
+    this.nTxErr = 0;
+    this.nSlow = 0;
+    this.preMs = 0;
+    this.rspMs = 0;
+    this.mstate = 'off';
+    this.startModem(mtu);
+  }
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  emit(o: Record<string, unknown>): void {
+    print(o);
+    if (this.evCb) this.evCb(o);
+  }
+
+  error(msg: string): void {
+    this.emit({ event: 'error', message: msg });
+  }
+
+  // ---------------------------------------------------------------- TAI64N persistence
+
+  loadTai(): void {
+    const s = G.require('Storage').read(CFG_TS);
+    const t = typeof s === 'string' ? fromHex(s) : null;
+    if (t && t.length === 12) this.taiR.set(t);
+  }
+
+  saveTai(): void {
+    G.require('Storage').write(CFG_TS, toHex(this.taiR));
+  }
+
+  /**
+   * Makes the persisted reservation exceed `t` (the last timestamp sent) and the wall clock: when
+   * one reached it, the new reservation is an hour past the larger and is written to Storage.
+   */
+  reserveTai(t: Uint8Array): void {
+    const w = new Uint8Array(12);
+    taiOf(Date.now(), w);
+    if (compareBE(t, 0, w, 0, 12) > 0) w.set(t);
+    if (compareBE(w, 0, this.taiR, 0, 12) < 0 && this.taiR[0] !== 0) return;
+    w[8] = 0; w[9] = 0; w[10] = 0; w[11] = 0;
+    addSecs(w, TS_AHEAD_S);
+    this.taiR.set(w);
+    this.saveTai();
+  }
+
+  // ---------------------------------------------------------------- modem
+
+  startModem(mtu: number): void {
+    const self = this;
+    const m = this.cfg.modem;
+    const serial = G[m.serial];
+    if (!serial) throw new Error('wgjs.cfg: no serial port ' + m.serial);
+    // Power key and reset idle high (README "Profile files"); on the Espruino WiFi this enables the ESP8266.
+    if (m.pwrkey !== undefined) digitalWrite(m.pwrkey, 1);
+    if (m.reset !== undefined) digitalWrite(m.reset, 1);
+    const so: Record<string, unknown> = {};
+    if (m.tx !== undefined) so.tx = m.tx;
+    if (m.rx !== undefined) so.rx = m.rx;
+    if (m.path !== undefined) so.path = m.path;
+    serial.setup(m.baud || 115200, so);
+    this.serial = serial;
+    // The receive buffer is the engine's: the largest transport datagram for our MTU.
+    this.at = new AtEngine(serial, { bufSize: mtu + 32 });
+    const host = ip4(this.epHost) ? this.epHost : '';
+    const o = { apn: m.apn, host: host, port: host ? this.epPort : 0, lport: m.lport };
+    const d = m.dialect;
+    const modem = makeModem(d, this.at, o);
+    if (!modem) throw new Error('modem dialect ' + d + ' not in this build');
+    this.modem = modem;
+    if (d !== 'espat') {
+      this.at.urc(d === 'quectel' ? '+QIURC: "dnsgip"' : '+CDNSGIP:', function (line: string): void {
+        const q = line.split('"');
+        const ip = q.length > 3 ? q[q.length - 2]! : '';
+        if (self.dnsCb && ip4(ip)) self.dnsCb(ip);
+      });
+    }
+    this.modem.onReceive(function (b: Uint8Array, off: number, len: number, h: string, p: number): void {
+      self.datagram(b, off, len, h + ':' + p);
+    });
+    this.modem.onEvent(function (type: string, info: string): void { self.modemEvent(type, info); });
+    this.open();
+  }
+
+  open(): void {
+    const self = this;
+    const m = this.cfg.modem;
+    this.mstate = 'opening';
+    this.modem.open(function (err: string | null): void {
+      if (!err || !self.running) return;
+      self.mstate = 'off';
+      const n = ++self.openFails;
+      self.error('modem open: ' + err);
+      if (err === 'nowifi' && m.ssid) {
+        self.at.cmd('AT+CWMODE=1', null, function (): void {
+          self.at.cmd('AT+CWJAP="' + atEscape(m.ssid as string) + '","' + atEscape(m.wifiPassword || '') + '"', { timeout: 20000 }, function (): void {
+            self.later(function (): void { self.open(); }, 1000);
+          });
+        });
+        return;
+      }
+      // No answer at all: the modem is probably off; a PWRKEY pulse switches it on (every other try).
+      if (err === 'timeout' && m.pwrkey !== undefined && n % 2 === 1) {
+        self.pulse(m.pwrkey, m.pwrkeyMs || 1100);
+        self.later(function (): void { self.open(); }, 8000);
+        return;
+      }
+      self.later(function (): void { self.open(); }, Math.min(60000, 1000 << Math.min(n, 6)));
+    });
+  }
+
+  later(fn: () => void, ms: number): void {
+    const self = this;
+    setTimeout(function (): void { if (self.running) fn(); }, ms);
+  }
+
+  /** A low pulse on an idle-high pin. */
+  pulse(pin: unknown, ms: number): void {
+    digitalWrite(pin, 0);
+    setTimeout(function (): void { digitalWrite(pin, 1); }, ms);
+  }
+
+  modemEvent(type: string, info: string): void {
+    const self = this;
+    if (type === 'up' || type === 'reattach') {
+      this.mstate = 'up';
+      this.openFails = 0;
+      this.errs = 0;
+      this.emit({ event: 'status', state: type, ip: info });
+      if (this.ep) {
+        this.connect(type === 'reattach');
+        return;
+      }
+      this.resolve(function (ip: string | null): void {
+        if (!ip) {
+          self.error('cannot resolve ' + self.epHost);
+          self.later(function (): void { self.modemEvent('up', info); }, 30000);
+          return;
+        }
+        self.ep = ip + ':' + self.epPort;
+        self.engine.updatePeer(0, { endpoint: self.ep });
+        self.connect(false);
+      });
+    } else if (type === 'down') {
+      this.mstate = 'down';
+      this.emit({ event: 'status', state: 'down', reason: info });
+    } else if (type === 'error') {
+      this.mstate = 'recovering';
+      // The driver cannot power-cycle a modem that stopped answering: every third failure, pulse reset (or PWRKEY).
+      const m = this.cfg.modem;
+      if (++this.errs % 3 === 0) {
+        if (m.reset !== undefined) this.pulse(m.reset, 200);
+        else if (m.pwrkey !== undefined) this.pulse(m.pwrkey, m.pwrkeyMs || 1100);
+      }
+    }
+  }
+
+  /** The endpoint's IPv4 address: literal, or asked from the modem's DNS (AT+CDNSGIP / AT+QIDNSGIP / AT+CIPDOMAIN). */
+  resolve(cb: (ip: string | null) => void): void {
+    const self = this;
+    const h = this.epHost;
+    if (ip4(h)) {
+      cb(h);
+      return;
+    }
+    let done = false;
+    function fin(ip: string | null): void {
+      if (done) return;
+      done = true;
+      self.dnsCb = null;
+      cb(ip);
+    }
+    const d = this.cfg.modem.dialect;
+    if (d === 'espat') {
+      this.at.cmd('AT+CIPDOMAIN="' + h + '"', { resp: '+CIPDOMAIN:', timeout: 20000 }, function (err: string | null, lines: string[]): void {
+        let ip = '';
+        for (let i = 0; i < lines.length; i++) if (lines[i]!.substring(0, 11) === '+CIPDOMAIN:') ip = lines[i]!.substring(11).split('"').join('');
+        fin(!err && ip4(ip) ? ip : null);
+      });
+      return;
+    }
+    this.dnsCb = fin;
+    // SIM7080 family: AT+CDNSGIP=<name>,<retries>,<timeout>; SIM7000/SIM7600: AT+CDNSGIP=<name>.
+    const cmd = d === 'quectel' ? 'AT+QIDNSGIP=1,"' + h + '"' : 'AT+CDNSGIP="' + h + '"' + (d === 'simcom' ? ',1,10000' : '');
+    this.at.cmd(cmd, { timeout: 20000 }, function (err: string | null): void {
+      if (err) fin(null);
+    });
+    setTimeout(function (): void { fin(null); }, 30000);
+  }
+
+  /** The engine's sink: one datagram to the peer. modem.send copies the bytes at once. */
+  send(b: Uint8Array, off: number, len: number, ep: string): void {
+    if (ep !== this.sEp) {
+      const i = ep.lastIndexOf(':');
+      this.sHost = ep.substring(0, i);
+      this.sPort = parseInt(ep.substring(i + 1), 10);
+      this.sEp = ep;
+    }
+    this.modem.send(b, off, len, this.sHost, this.sPort, this.sendCb);
+  }
+
+  /** A datagram from the modem. */
+  datagram(b: Uint8Array, off: number, len: number, ep: string): void {
+    if (!this.running) return;
+    const type = b[off];
+    // Backing off (too slow): no handshake work at all.
+    if ((type === 1 || type === 2) && this.now() < this.cool) return;
+    if (type === 2 && len === 92) {
+      // A response: 2 X25519. Copied and processed once no AT command is in flight.
+      this.rsp.set(b.subarray(off, off + 92));
+      this.rspEp = ep;
+      if (!this.rspWait) {
+        this.rspWait = true;
+        this.whenIdle(0);
+      }
+      return;
+    }
+    if (type === 1) {
+      // The peer wants a session: rather than answer as responder (4 X25519 inline), initiate.
+      const t = this.now();
+      if (ep.substring(0, ep.lastIndexOf(':')) === this.ep.substring(0, this.ep.lastIndexOf(':')) && t - this.lastPoke > 30000) {
+        this.lastPoke = t;
+        this.connect(false);
+      }
+      return;
+    }
+    this.engine.receive(this.now(), b, off, len, ep);
+    this.arm();
+  }
+
+  /** Runs the pending response once the AT queue is idle (at most ~1 s of waiting). */
+  whenIdle(waited: number): void {
+    const self = this;
+    if (this.at.pending() > 0 && waited < 1000) {
+      this.idleTmr = setTimeout(function (): void { self.whenIdle(waited + 20); }, 20);
+      return;
+    }
+    this.idleTmr = null;
+    this.rspWait = false;
+    const t0 = this.now();
+    this.justDone = false;
+    this.engine.receive(t0, this.rsp, 0, 92, this.rspEp);
+    this.rspMs = this.now() - t0;
+    if (this.justDone) this.handshakeDone();
+    this.arm();
+  }
+
+  /** Inner packets: ICMP echo requests are answered, UDP to our address goes to the application. */
+  deliver(b: Uint8Array, off: number, len: number): void {
+    const r = answerEcho(b, off, len, b, off, this.addr);
+    if (r > 0) {
+      this.nPing++;
+      this.engine.sendPacket(this.now(), b, off, r);
+      return;
+    }
+    if (parseUdp(b, off, len) < 0) return;
+    const u = udpInfo;
+    const a = u.dstAddrOff;
+    if (b[a] !== this.addr[0] || b[a + 1] !== this.addr[1] || b[a + 2] !== this.addr[2] || b[a + 3] !== this.addr[3]) return;
+    this.nUdpIn++;
+    if (!this.udpCb) return;
+    const s = u.srcAddrOff;
+    this.udpCb(b.subarray(u.payloadOff, u.payloadOff + u.payloadLen), b[s] + '.' + b[s + 1] + '.' + b[s + 2] + '.' + b[s + 3], u.srcPort, u.dstPort);
+  }
+
+  engineEvent(type: number): void {
+    if (type === EVENT_HANDSHAKE_INITIATED) {
+      this.nInit++;
+      this.lastInit = this.now();
+      this.reserveTai(this.engine.saveTimestamp());
+    } else if (type === EVENT_HANDSHAKE_COMPLETE) {
+      this.justDone = true;
+    } else if (type === EVENT_HANDSHAKE_GAVE_UP) {
+      this.error('handshake: no response from ' + this.ep);
+      this.schedulePre(1000);
+    }
+  }
+
+  handshakeDone(): void {
+    const t = this.now();
+    this.nHs++;
+    this.lastHs = t;
+    this.emit({ event: 'handshake', peer: this.peerPub, ms: Math.round(t - this.lastInit), cpu: Math.round(this.rspMs) });
+    if (this.rspMs > TOO_SLOW) {
+      // Sessions born this old are rekeyed at once and rejected soon after: do not loop on them.
+      this.nSlow++;
+      this.coolMs = this.coolMs ? Math.min(this.coolMs * 2, 7200000) : 600000;
+      this.cool = t + this.coolMs;
+      this.error('handshake processing took ' + Math.round(this.rspMs / 1000) + ' s (sessions expire after 120-180 s): install a native crypto module; next attempt in ' + this.coolMs / 1000 + ' s');
+      return;
+    }
+    this.coolMs = 0;
+    if (this.kaAuto) {
+      const cpu = this.preMs + this.rspMs;
+      const ka = cpu * 100 < REKEY_AFTER_TIME * AUTO_KA_MAX_CPU ? 25 : 0;
+      if (ka !== this.ka) {
+        this.ka = ka;
+        this.engine.updatePeer(0, { persistentKeepalive: ka });
+      }
+    }
+    this.schedulePre(1000);
+  }
+
+  /** Precomputes the next initiation soon, while nothing else runs. */
+  schedulePre(ms: number): void {
+    const self = this;
+    if (this.preTmr !== null) return;
+    this.preTmr = setTimeout(function (): void {
+      self.preTmr = null;
+      if (!self.running || self.engine.hasPrecomputedHandshake(0)) return;
+      if (self.at.pending() > 0 || self.rspWait) {
+        self.schedulePre(100);
+        return;
+      }
+      self.precompute();
+      self.arm();
+    }, ms);
+  }
+
+  precompute(): void {
+    const t0 = this.now();
+    this.engine.precomputeHandshake(0);
+    this.preMs = this.now() - t0;
+  }
+
+  /** Arms the single engine timer at nextDeadline (at least every 10 minutes, to keep the clock read). */
+  arm(): void {
+    const self = this;
+    if (!this.running) return;
+    const t = this.now();
+    let d = this.engine.nextDeadline();
+    if (d < this.cool) d = this.cool;
+    if (d > t + 600000) d = t + 600000;
+    if (this.tmr !== null) {
+      if (d === this.tmrAt) return;
+      clearTimeout(this.tmr as number);
+    }
+    this.tmrAt = d;
+    this.tmr = setTimeout(function (): void { self.onTimer(); }, d > t ? d - t : 0);
+  }
+
+  onTimer(): void {
+    const self = this;
+    this.tmr = null;
+    this.tmrAt = -1;
+    if (this.rspWait) {
+      // A response is waiting for the AT queue: a retransmission now would make it stale.
+      this.tmrAt = -2;
+      this.tmr = setTimeout(function (): void { self.onTimer(); }, 50);
+      return;
+    }
+    const t = this.now();
+    if (t >= this.cool && this.engine.nextDeadline() <= t) {
+      if (!this.engine.hasPrecomputedHandshake(0)) {
+        // Precompute first, then let the AT queue settle (a response read meanwhile goes first),
+        // then tick with a fresh time: the next initiation is cheap and carries the right time.
+        this.precompute();
+        this.settle(0);
+        return;
+      }
+      this.engine.tick(this.now());
+    }
+    this.arm();
+  }
+
+  settle(waited: number): void {
+    const self = this;
+    this.tmrAt = -2;
+    this.tmr = setTimeout(function (): void {
+      if (self.at.pending() > 0 && waited < 3000) self.settle(waited + 50);
+      else self.onTimer();
+    }, 50);
+  }
+
+  /** Makes sure an initiation started now would be cheap (precomputed). */
+  ready(): void {
+    if (!this.engine.hasPrecomputedHandshake(0)) this.precompute();
+  }
+
+  // ---------------------------------------------------------------- API
+
+  /** Starts a handshake now (force: even within REKEY_TIMEOUT of the last one, e.g. after a path change). */
+  connect(force: boolean): void {
+    if (!this.ep || this.now() < this.cool) return;
+    this.ready();
+    this.engine.connect(this.now(), 0, force);
+    // Queued before the modem was up: staged by the engine until the handshake completes.
+    for (let i = 0; i < this.early.length; i++) this.engine.sendPacket(this.now(), this.early[i]!, 0, this.early[i]!.length);
+    this.early = [];
+    this.arm();
+  }
+
+  /**
+   * Sends `data` (string or bytes) as one UDP datagram from our tunnel address:srcPort to
+   * dstIp:dstPort inside the tunnel. Returns true if sent or queued for the handshake.
+   */
+  sendUdp(dstIp: string, dstPort: number, data: string | Uint8Array, srcPort?: number): boolean {
+    if (!this.running) return false;
+    const n = data.length;
+    if (n + 28 > this.engine.mtu) return false;
+    if (dstIp !== this.dstStr) {
+      if (!ip4(dstIp, this.dst)) return false;
+      this.dstStr = dstIp;
+    }
+    const p = new Uint8Array(28 + n);
+    if (typeof data === 'string') for (let i = 0; i < n; i++) p[28 + i] = data.charCodeAt(i) & 255;
+    else p.set(data, 28);
+    const len = writeUdp(p, 0, 4, this.addr, srcPort || dstPort, this.dst, dstPort, p, 28, n);
+    if (len < 0) return false;
+    if (!this.ep) {
+      // Like the engine's staging: at most two, the oldest gives way.
+      if (this.early.length === 2) this.early.shift();
+      this.early.push(p);
+      return true;
+    }
+    let t = this.now();
+    if (t < this.cool) return false;
+    if (!this.engine.hasPrecomputedHandshake(0) && t - this.lastInit >= REKEY_TIMEOUT) {
+      this.precompute();
+      t = this.now();
+    }
+    const drop = this.engine.sendPacket(t, p, 0, len);
+    this.arm();
+    if (drop === 0) this.nUdpOut++;
+    return drop === 0;
+  }
+
+  status(): Record<string, unknown> {
+    const st = this.engine.peerStatus(0);
+    const t = this.now();
+    let drops = 0;
+    for (let i = 0; i < this.engine.drops.length; i++) drops += this.engine.drops[i]!;
+    const mem = G.process && G.process.memory ? G.process.memory() : null;
+    return {
+      event: 'status',
+      state: this.mstate === 'up' ? (st.hasSession && t - this.lastHs < 180000 ? 'connected' : 'handshaking') : this.mstate,
+      version: VERSION,
+      publicKey: this.pub,
+      endpoint: st.endpoint,
+      modem: this.mstate,
+      ip: this.modem.localIp(),
+      handshakeAge: this.lastHs === -Infinity ? -1 : Math.round((t - this.lastHs) / 1000),
+      handshakes: this.nHs,
+      initiations: this.nInit,
+      rx: st.rxBytes,
+      tx: st.txBytes,
+      udpIn: this.nUdpIn,
+      udpOut: this.nUdpOut,
+      pings: this.nPing,
+      drops: drops,
+      sendErrors: this.nTxErr,
+      tooSlow: this.nSlow,
+      keepalive: this.ka,
+      crypto: this.c.name,
+      precomputeMs: Math.round(this.preMs),
+      responseMs: Math.round(this.rspMs),
+      free: mem ? mem.free : -1,
+    };
+  }
+
+  stop(): void {
+    this.running = false;
+    if (this.tmr !== null) clearTimeout(this.tmr as number);
+    if (this.preTmr !== null) clearTimeout(this.preTmr as number);
+    if (this.idleTmr !== null) clearTimeout(this.idleTmr as number);
+    this.tmr = null;
+    this.preTmr = null;
+    this.idleTmr = null;
+    this.modem.close();
+    this.at.close();
+    // A later start() attaches a new AT engine: do not leave this one listening.
+    if (this.serial.removeAllListeners) this.serial.removeAllListeners('data');
+    this.engine.wipe();
+  }
+}
+
+// ------------------------------------------------------------------ benchmark
+
+/** Milliseconds per call of fn over n calls. */
+function timeIt(n: number, fn: () => void): number {
+  const t0 = getTime();
+  for (let i = 0; i < n; i++) fn();
+  return ((getTime() - t0) * 1000) / n;
+}
+
+/**
+ * On-device benchmark: X25519, ChaCha20-Poly1305 at 64 and 1420 bytes, BLAKE2s, and a full
+ * handshake as the device runs it (precompute, initiation, response processing) against an
+ * in-memory responder. Prints `WGJS {"event":"bench",…}` and returns the object.
+ */
+function bench(opts?: { handshake?: boolean; crypto?: string }): Record<string, unknown> {
+  const o = opts || {};
+  const mem0 = G.process && G.process.memory ? G.process.memory().usage : -1;
+  const c = makeCrypto(nativeModule(o.crypto));
+  const a = new Uint8Array(32);
+  const b = new Uint8Array(32);
+  const r = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) a[i] = (i * 29 + 7) & 255;
+  c.x25519Base(b, a);
+  const res: Record<string, unknown> = { event: 'bench', version: VERSION, crypto: c.name };
+  res.x25519Ms = Math.round(timeIt(1, function (): void { c.x25519(r, a, b); }));
+  const key = new Uint8Array(32);
+  const buf = new Uint8Array(1420 + 16);
+  res.aead64KBs = Math.round(64 / timeIt(4, function (): void { c.seal(key, 1, 0, null, 0, 0, buf, 0, 64, buf, 0); }) * 100) / 100;
+  res.aead1420KBs = Math.round(1420 / timeIt(1, function (): void { c.seal(key, 2, 0, null, 0, 0, buf, 0, 1420, buf, 0); }) * 100) / 100;
+  res.blake2s64Ms = Math.round(timeIt(4, function (): void { c.hashInit(32, null, 0); c.hashUpdate(buf, 0, 64); c.hashFinal(r, 0); }) * 10) / 10;
+  if (o.handshake !== false) {
+    let wire: Uint8Array | null = null;
+    const sink = {
+      send: function (d: Uint8Array, off: number, len: number): void { wire = new Uint8Array(len); wire.set(d.subarray(off, off + len)); },
+      deliver: function (): void { /* nothing */ },
+    };
+    const rnd = function (d: Uint8Array, off: number, len: number): void {
+      for (let i = 0; i < len; i++) d[off + i] = (E && E.hwRand ? E.hwRand() : Math.random() * 256) & 255;
+    };
+    const ka = new Uint8Array(32);
+    const kb = new Uint8Array(32);
+    rnd(ka, 0, 32);
+    rnd(kb, 0, 32);
+    const opt = { crypto: c, random: rnd, wallTime: function (): number { return Date.now(); }, maxPeers: 1, maxSessions: 4, maxAllowedIPs: 2, mtu: 576, maxStaged: 1, rateLimiterSize: 16, replayWindowWords: 2 };
+    const dev = new Engine(Object.assign({ privateKey: ka }, opt), sink);
+    const srv = new Engine(Object.assign({ privateKey: kb }, opt), sink);
+    const pd = dev.addPeer({ publicKey: srv.publicKey, endpoint: '192.0.2.1:51820', allowedIPs: ['10.0.0.1/32'] });
+    srv.addPeer({ publicKey: dev.publicKey, allowedIPs: ['10.0.0.2/32'] });
+    const memHs = G.process && G.process.memory ? G.process.memory().usage : -1;
+    const t0 = getTime();
+    dev.precomputeHandshake(pd);
+    const t1 = getTime();
+    dev.connect(1000, pd, false);
+    const t2 = getTime();
+    const init = wire as unknown as Uint8Array;
+    srv.receive(1000, init, 0, init.length, '192.0.2.2:51820');
+    const resp = wire as unknown as Uint8Array;
+    const t3 = getTime();
+    dev.receive(1001, resp, 0, resp.length, '192.0.2.1:51820');
+    const t4 = getTime();
+    res.precomputeMs = Math.round((t1 - t0) * 1000);
+    res.initiationMs = Math.round((t2 - t1) * 1000);
+    res.responseMs = Math.round((t4 - t3) * 1000);
+    res.handshakeMs = Math.round((t4 - t3 + t2 - t0) * 1000);
+    res.handshakeOk = dev.peerStatus(pd).hasSession;
+    res.varsTwoEngines = memHs >= 0 ? memHs - mem0 : -1;
+    dev.wipe();
+    srv.wipe();
+  }
+  res.varsUsed = mem0;
+  print(res);
+  return res;
+}
+
+// ------------------------------------------------------------------ the global API
+
+let device: Device | null = null;
+
+/** The `wgjs` global. Defined explicitly: esbuild's IIFE exports do not work on Espruino. */
+const wgjs = {
+  version: VERSION,
+  /** Starts the peer from the config object (from Storage `wgjs.cfg`). */
+  start: function (cfg: DeviceConfig): void {
+    if (device) device.stop();
+    device = null;
+    try {
+      if (!cfg || !cfg.peer || !cfg.modem) throw new Error('no config (Storage wgjs.cfg)');
+      device = new Device(cfg);
+      print({ event: 'status', state: 'start', version: VERSION, publicKey: device.pub, crypto: device.c.name });
+    } catch (e) {
+      print({ event: 'error', message: 'start: ' + ((e as Error).message || String(e)) });
+    }
+  },
+  stop: function (): void {
+    if (device) device.stop();
+    device = null;
+  },
+  /** Sends a UDP datagram inside the tunnel; see Device.sendUdp. */
+  sendUdp: function (dstIp: string, dstPort: number, data: string | Uint8Array, srcPort?: number): boolean {
+    return device ? device.sendUdp(dstIp, dstPort, data, srcPort) : false;
+  },
+  /** Sets the receiver of UDP datagrams addressed to us: cb(data, srcIp, srcPort, dstPort); data valid only during the call. */
+  onUdp: function (cb: UdpCallback | null): void {
+    if (device) device.udpCb = cb;
+  },
+  /** Sets a listener for the events printed as `WGJS {…}`. */
+  onEvent: function (cb: EventCallback | null): void {
+    if (device) device.evCb = cb;
+  },
+  /** Status snapshot; also printed as `WGJS {"event":"status",…}` when `printIt`. */
+  status: function (printIt?: boolean): Record<string, unknown> | null {
+    const s = device ? device.status() : null;
+    if (s && printIt) print(s);
+    return s;
+  },
+  /** Starts a handshake now; `force` ignores the 5 s initiation limit. */
+  connect: function (force?: boolean): void {
+    if (device) device.connect(force === true);
+  },
+  bench: bench,
+  /** The library inside the build, for tests of the bundled code (not an application API). */
+  _core: { Engine: Engine, Noise: Noise, HandshakeState: HandshakeState, createPortableProvider: createPortableProvider, nativeProvider: nativeProvider },
+};
+
+G.wgjs = wgjs;

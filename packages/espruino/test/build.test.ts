@@ -1,0 +1,65 @@
+/**
+ * The device build (`pnpm --filter @wgjs/espruino build`): one minified file that passes the
+ * Espruino subset scan (buildDevice throws otherwise), defines the `wgjs` API when evaluated, and
+ * single-dialect variants that leave the other drivers out.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DEVICE_OUT, DIALECTS, buildDevice } from '../scripts/build.js';
+import { scanBundleText } from '../scripts/check-device.js';
+import { EspruinoShim } from '../shim/espruino.js';
+
+const tmp = mkdtempSync(path.join(tmpdir(), 'wgjs-build-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** A command string each driver sends and no other does. */
+const MARKER: Record<string, string> = {
+  simcom: 'AT+CAOPEN=',
+  sim7000: 'AT+CSTT=',
+  sim7600: 'AT+NETOPEN',
+  quectel: 'AT+QIOPEN=',
+  espat: 'AT+CIPDINFO=1',
+};
+
+describe('device build', () => {
+  it('writes dist/wgjs.js: minified, subset-clean, defining the wgjs API', async () => {
+    const b = await buildDevice();
+    expect(b.file).toBe(DEVICE_OUT);
+    expect(readFileSync(DEVICE_OUT, 'utf8')).toBe(b.code);
+    expect(b.violations).toEqual([]);
+    expect(scanBundleText(b.code, 'wgjs.js')).toEqual([]);
+    expect(b.code.split('\n').length).toBeLessThan(20); // minified
+    expect(b.gzipBytes).toBeLessThan(b.bytes);
+    console.log(`device build: ${b.bytes} B raw, ${b.gzipBytes} B gzip`);
+    for (const d of DIALECTS) expect(b.code).toContain(MARKER[d]);
+    // The core's device crypto variants are swapped in.
+    expect(b.inputs).toContain('packages/core/src/crypto/device/chacha20poly1305.ts');
+    expect(b.inputs).toContain('packages/core/src/crypto/device/x25519-unrolled.ts');
+    expect(b.inputs).not.toContain('packages/core/src/crypto/chacha20poly1305.ts');
+    expect(b.inputs).not.toContain('packages/core/src/crypto/x25519-unrolled.ts');
+    expect(b.code).not.toMatch(/globalThis/);
+    const shim = new EspruinoShim();
+    shim.run(b.code, 'wgjs.js');
+    for (const k of ['start', 'stop', 'sendUdp', 'onUdp', 'onEvent', 'status', 'connect', 'bench']) expect(typeof shim.wgjs[k]).toBe('function');
+    // Distinct functions (esbuild's IIFE exports would make every name call the same function).
+    expect(new Set(['start', 'stop', 'sendUdp', 'status'].map((k) => shim.wgjs[k])).size).toBe(4);
+    expect(shim.wgjs.status()).toBe(null);
+    shim.close();
+  });
+
+  it.each(DIALECTS)('builds a %s-only variant without the other drivers', async (d) => {
+    const out = path.join(tmp, `wgjs-${d}.js`);
+    const b = await buildDevice({ dialect: d, out });
+    expect(existsSync(out)).toBe(true);
+    expect(b.code).toContain(MARKER[d]);
+    for (const other of DIALECTS) if (other !== d) expect(b.code).not.toContain(MARKER[other]);
+    const full = await buildDevice({ write: false });
+    expect(b.bytes).toBeLessThan(full.bytes);
+  });
+
+  it('refuses an unknown dialect', async () => {
+    await expect(buildDevice({ dialect: 'sim900', write: false })).rejects.toThrow(/unknown dialect/);
+  });
+});
