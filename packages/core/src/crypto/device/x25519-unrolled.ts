@@ -4,8 +4,8 @@
  * it. The same products and the same carry chain as the unrolled JS, written as loops: ~0.5 KB
  * of minified source instead of ~2.5 KB, and much slower. Measured on the Linux build with the
  * microcontroller variable layout, it saves no RAM when the code runs from Storage (+2 JsVars),
- * only flash, so a device build swaps it in only on request (packages/bench/README.md). Same
- * representation and bounds as x25519.ts (13 signed limbs of radix 2^20).
+ * only ~2 KB of flash (and RAM only when the code is loaded into RAM); see packages/bench/README.md.
+ * Same representation and bounds as x25519.ts (13 signed limbs of radix 2^20).
  */
 
 /** 2^n by repeated doubling (literals would be folded into decimals Espruino parses inexactly). */
