@@ -19,7 +19,8 @@ import {
   formatKey, parseKey, parseCidr, formatIp, wgError, createPortableProvider,
   type CryptoProvider, type EngineSink, type PeerStatus,
 } from '@wgjs/core';
-import { openUdp, type UdpTransport } from './udp.js';
+import { formatDgramEndpoint, openUdp, type UdpTransport } from './udp.js';
+import { checkEndpoint } from './config.js';
 import type { TunDevice } from './tun.js';
 import { answerEcho, parseIcmpEcho, parseUdp, writeIcmpEcho, writeUdp, udpInfo, echoInfo, ECHO_REQUEST, ECHO_REPLY } from '@wgjs/core/ip';
 
@@ -68,31 +69,14 @@ export interface DeviceStatus {
   drops: Record<string, number>;
 }
 
-/** Formats a node:dgram source as the engine's endpoint string ("a.b.c.d:p" or "[v6]:p"). */
-export function formatEndpoint(address: string, port: number): string {
-  if (address.startsWith('::ffff:') && net.isIPv4(address.slice(7))) return address.slice(7) + ':' + port;
-  return net.isIPv6(address) ? '[' + address + ']:' + port : address + ':' + port;
-}
-
-/** Splits "host:port" / "[v6]:port"; throws EINVAL with the offending text. */
+/**
+ * Splits "host:port" / "[v6]:port" (the wg-quick Endpoint syntax, checked as the config parser
+ * checks it); throws EINVAL saying what is wrong.
+ */
 export function splitHostPort(ep: string): { host: string; port: number } {
-  let host: string;
-  let portText: string;
-  if (ep.startsWith('[')) {
-    const end = ep.indexOf(']');
-    if (end < 0 || ep[end + 1] !== ':') throw wgError('EINVAL', `endpoint "${ep}" must look like [ipv6]:port`);
-    host = ep.slice(1, end);
-    portText = ep.slice(end + 2);
-  } else {
-    const i = ep.lastIndexOf(':');
-    if (i <= 0) throw wgError('EINVAL', `endpoint "${ep}" must look like host:port`);
-    host = ep.slice(0, i);
-    portText = ep.slice(i + 1);
-    if (host.includes(':')) throw wgError('EINVAL', `endpoint "${ep}": put IPv6 addresses in brackets, [addr]:port`);
-  }
-  const port = Number(portText);
-  if (!/^\d+$/.test(portText) || port < 1 || port > 65535) throw wgError('EINVAL', `endpoint "${ep}" has an invalid port`);
-  return { host, port };
+  const r = checkEndpoint(ep);
+  if (!r.ok) throw wgError('EINVAL', r.problem);
+  return { host: r.host, port: r.port };
 }
 
 /** Socket buffers as wireguard-go sizes them (7 MiB): bursts from a TUN batch must not overflow. */
@@ -278,9 +262,9 @@ export class WgDevice extends EventEmitter {
 
   private async resolve(ep: string): Promise<string> {
     const { host, port } = splitHostPort(ep);
-    if (net.isIP(host)) return formatEndpoint(host, port);
+    if (net.isIP(host)) return formatDgramEndpoint(host, port);
     const r = await dns.lookup(host, { family: this.udp.family === 6 ? 0 : 4 });
-    return formatEndpoint(r.address, port);
+    return formatDgramEndpoint(r.address, port);
   }
 
   /** A stale handshake with a hostname endpoint: the name may point elsewhere now. */
