@@ -48,6 +48,8 @@ export const Drop = {
   NO_SLOT: 21,
   /** Staged packets discarded when handshaking gave up after REKEY_ATTEMPT_TIME. */
   HANDSHAKE_GAVE_UP: 22,
+  /** Staged packets discarded when the peer was put to sleep (sleep-and-wake mode). */
+  ASLEEP: 23,
 } as const;
 
 export type DropReason = (typeof Drop)[keyof typeof Drop];
@@ -58,7 +60,7 @@ export const DROP_NAMES: readonly string[] = [
   'source_not_allowed', 'no_route', 'rate_limited', 'handshake_failed', 'unknown_peer',
   'stale_timestamp', 'initiation_flood', 'expired_session', 'bad_inner_packet', 'no_endpoint',
   'staged_overflow', 'bad_cookie_reply', 'unexpected_response', 'too_large', 'no_slot',
-  'handshake_gave_up',
+  'handshake_gave_up', 'asleep',
 ];
 
 export const DROP_COUNT = DROP_NAMES.length;

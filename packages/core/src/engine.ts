@@ -26,6 +26,12 @@ import { AllowedIps } from './allowedips.js';
 import { formatCidr, parseCidr } from './ipaddr.js';
 import { Drop, DROP_COUNT } from './drops.js';
 import { wgError } from './errors.js';
+import {
+  AdaptiveKeepalive, KA_ECHO, KA_HANDSHAKE, KA_KEEPALIVE, KA_NONE, KA_PROBE, KA_REKEY, KA_REOPEN,
+  type AdaptiveKeepaliveOptions, type AdaptiveStatus,
+} from './keepalive.js';
+import { PROBE_MAX_DELAY_MS, PROBE_SIZE, PROBE_REPLY, parseProbe, probeNonce, writeProbeRequest } from './probe.js';
+import { parseUdp, udpInfo, writeUdp } from './ip.js';
 
 /** Where the engine's output goes. Buffers passed are valid only during the call. */
 export interface EngineSink {
@@ -84,8 +90,13 @@ export interface PeerConfig {
   allowedIPs?: string[];
   /** "ip:port" or "[ipv6]:port" as the driver formats endpoints. */
   endpoint?: string | null;
-  /** Persistent keepalive interval in seconds (0 = off). */
+  /** Persistent keepalive interval in seconds (0 = off). Ignored while adaptiveKeepalive is set. */
   persistentKeepalive?: number;
+  /**
+   * Adaptive keepalive (`PersistentKeepalive = auto`): learn the NAT's mapping lifetime and keep
+   * just under it (see keepalive.ts). `null` turns it off.
+   */
+  adaptiveKeepalive?: AdaptiveKeepaliveOptions | null;
 }
 
 /** Changeable peer settings (everything but the public key). */
@@ -97,7 +108,9 @@ const T_SEND_KEEPALIVE = 1;
 const T_NEW_HANDSHAKE = 2;
 const T_ZERO_KEY_MATERIAL = 3;
 const T_PERSISTENT_KEEPALIVE = 4;
-const TIMER_COUNT = 5;
+/** The adaptive keepalive's next action (keepalive.ts). */
+const T_ADAPTIVE = 5;
+const TIMER_COUNT = 6;
 
 /** Handshake states (noise.h). */
 const HS_ZEROED = 0;
@@ -113,6 +126,25 @@ const INITIATIONS_PER_SECOND = 50;
 const MAX_COUNTER_HI = 0x200000;
 
 const IDENTIFIER_BYTES = ascii(IDENTIFIER);
+
+/** Splits "a.b.c.d:port" / "[v6]:port" into address bytes and port; throws EINVAL. */
+function parseHostPort(text: string): { ip: Uint8Array; family: number; port: number } {
+  const i = text.lastIndexOf(':');
+  const port = i > 0 ? Number(text.substring(i + 1)) : NaN;
+  let host = i > 0 ? text.substring(0, i) : '';
+  if (host.charAt(0) === '[' && host.charAt(host.length - 1) === ']') host = host.substring(1, host.length - 1);
+  else if (host.indexOf(':') >= 0) host = '';
+  if (host === '' || !(port >= 1 && port <= 65535 && port % 1 === 0)) {
+    throw wgError('EINVAL', 'Invalid probe responder "' + text + '" (expected e.g. 10.0.0.1:51821 or [fd00::1]:51821)');
+  }
+  const c = parseCidr(host);
+  return { ip: c.ip, family: c.family, port: port };
+}
+
+function isZero(buf: Uint8Array, off: number, len: number): boolean {
+  for (let i = 0; i < len; i++) if (buf[off + i] !== 0) return false;
+  return true;
+}
 
 /** True if two endpoint strings name the same address (ports may differ). */
 function sameHost(a: string, b: string): boolean {
@@ -162,6 +194,16 @@ class Peer {
   /** The last initiation we sent (to re-send it to a rebound source, see receiveTransport). */
   lastInitiation: Uint8Array;
   lastRebindProbe: number;
+  /** Adaptive keepalive (null = off) and, for echo probes, the request packet's addresses. */
+  ka: AdaptiveKeepalive | null;
+  kaPkt: Uint8Array | null;
+  kaSrc: Uint8Array | null;
+  kaDst: Uint8Array | null;
+  kaPort: number;
+  kaFamily: number;
+  /** Sleep-and-wake: no timer fires while asleep; `sleepAfterSend` sleeps once staged data left. */
+  asleep: boolean;
+  sleepAfterSend: boolean;
 
   constructor() {
     const mem = new Uint8Array(32 * 3 + 12);
@@ -178,6 +220,14 @@ class Peer {
     this.hasPre = false;
     this.lastInitiation = new Uint8Array(INITIATION_SIZE);
     this.lastRebindProbe = -Infinity;
+    this.ka = null;
+    this.kaPkt = null;
+    this.kaSrc = null;
+    this.kaDst = null;
+    this.kaPort = 0;
+    this.kaFamily = 0;
+    this.asleep = false;
+    this.sleepAfterSend = false;
     this.timers = new Float64Array(TIMER_COUNT);
     this.used = false;
     this.endpoint = null;
@@ -217,6 +267,10 @@ export interface PeerStatus {
   lastHandshakeTime: number;
   hasSession: boolean;
   handshakeAttempts: number;
+  /** Adaptive keepalive state, null when off. */
+  adaptive: AdaptiveStatus | null;
+  /** In sleep-and-wake mode and asleep. */
+  asleep: boolean;
 }
 
 export class Engine {
@@ -228,6 +282,8 @@ export class Engine {
   cookieRepliesSent: number;
   /** Initiations re-sent to a peer's new source port (see `unknownIndex`). */
   rebindProbes: number;
+  /** Probes (see `probe`) received from peers and answered by the passive keepalive. */
+  probesReceived: number;
   private lastRebindScan: number;
 
   private c: CryptoProvider;
@@ -303,6 +359,7 @@ export class Engine {
     this.drops = new Float64Array(DROP_COUNT);
     this.cookieRepliesSent = 0;
     this.rebindProbes = 0;
+    this.probesReceived = 0;
     this.lastRebindScan = -Infinity;
 
     this.peers = [];
@@ -455,6 +512,58 @@ export class Engine {
     }
     if (cfg.endpoint !== undefined) p.endpoint = cfg.endpoint;
     if (cfg.allowedIPs !== undefined) this.setAllowedIPs(id, cfg.allowedIPs);
+    if (cfg.adaptiveKeepalive !== undefined) this.setAdaptive(p, cfg.adaptiveKeepalive);
+  }
+
+  private setAdaptive(p: Peer, o: AdaptiveKeepaliveOptions | null): void {
+    if (o === null) {
+      p.ka = null;
+      p.kaPkt = p.kaSrc = p.kaDst = null;
+      p.timers[T_ADAPTIVE] = Infinity;
+      return;
+    }
+    // [name, value, least, most] in ms; a probe (max + KEEPALIVE_TIMEOUT) must fit a responder's limit.
+    const checks = [['start', o.start, 100, 300000], ['max', o.max, 1000, PROBE_MAX_DELAY_MS - 2 * KEEPALIVE_TIMEOUT],
+      ['verifyEvery', o.verifyEvery, 1000, 86400000], ['fallback', o.fallback, 1000, 86400000], ['learned', o.learned, 0, 86400000]];
+    for (let i = 0; i < checks.length; i++) {
+      const c = checks[i];
+      const v = c[1] as number | undefined;
+      if (v !== undefined && !(v >= (c[2] as number) && v <= (c[3] as number))) {
+        throw wgError('EINVAL', 'adaptive keepalive: ' + c[0] + ' must be ' + c[2] + '..' + c[3] + ' ms, got ' + v);
+      }
+    }
+    if (o.margin !== undefined && !(o.margin > 0 && o.margin < 1)) {
+      throw wgError('EINVAL', 'adaptive keepalive: margin must be between 0 and 1, got ' + o.margin);
+    }
+    const hasR = o.responder !== undefined && o.responder !== null;
+    const hasS = o.source !== undefined && o.source !== null;
+    if (hasR !== hasS) {
+      throw wgError('EINVAL', 'adaptive keepalive: a probe responder needs our tunnel address as its source, and vice versa');
+    }
+    let pkt: Uint8Array | null = null;
+    let src: Uint8Array | null = null;
+    let dst: Uint8Array | null = null;
+    let port = 0;
+    let family = 0;
+    if (hasR) {
+      const r = parseHostPort(o.responder as string);
+      const sc = parseCidr(o.source as string);
+      if (sc.family !== r.family) {
+        throw wgError('EINVAL', 'adaptive keepalive: the source ' + o.source + ' and the responder ' + o.responder + ' are not the same IP version');
+      }
+      dst = r.ip;
+      src = sc.ip;
+      port = r.port;
+      family = r.family;
+      pkt = new Uint8Array((family === 4 ? 28 : 48) + PROBE_SIZE);
+    }
+    p.kaPkt = pkt;
+    p.kaSrc = src;
+    p.kaDst = dst;
+    p.kaPort = port;
+    p.kaFamily = family;
+    p.ka = new AdaptiveKeepalive(o, hasR, 0);
+    p.timers[T_ADAPTIVE] = p.ka.next();
   }
 
   /** Replaces a peer's AllowedIPs. Atomic: on error the old list is restored. */
@@ -530,6 +639,8 @@ export class Engine {
       endpoint: p.endpoint,
       allowedIPs: this.allowedIPsOf(id),
       persistentKeepalive: p.persistentKeepalive,
+      adaptive: p.ka === null ? null : p.ka.status(),
+      asleep: p.asleep,
       rxBytes: p.rx[0],
       txBytes: p.tx[0],
       lastHandshakeWall: p.lastHandshakeWall,
@@ -580,6 +691,7 @@ export class Engine {
    */
   connect(now: number, id: number, force?: boolean): void {
     const p = this.peerAt(id);
+    this.wake(p);
     if (force === true) p.lastSentHandshake = -Infinity;
     this.initiateHandshake(now, id, false);
   }
@@ -629,6 +741,63 @@ export class Engine {
     return true;
   }
 
+  /**
+   * Sleep-and-wake: puts a peer to sleep. Until it is woken (`report`, `sendToPeer`, `connect`)
+   * no timer sends it anything — no keepalive, rekey or handshake retry — so a device that
+   * reports and then powers its radio down spends nothing while asleep. A handshake in flight is
+   * abandoned and packets waiting for it are dropped (counted as `asleep`).
+   */
+  sleepPeer(id: number): void {
+    const p = this.peerAt(id);
+    p.asleep = true;
+    p.sleepAfterSend = false;
+    const tm = p.timers;
+    for (let j = 0; j < TIMER_COUNT; j++) if (j !== T_ZERO_KEY_MATERIAL) tm[j] = Infinity;
+    p.needAnotherKeepalive = false;
+    this.purgeStaged(id, Drop.ASLEEP);
+    this.clearHandshake(p);
+  }
+
+  /** True while a peer sleeps (see `sleepPeer`). */
+  isAsleep(id: number): boolean {
+    return this.peerAt(id).asleep;
+  }
+
+  private wake(p: Peer): void {
+    if (!p.asleep) return;
+    p.asleep = false;
+    // Timers armed by packets that arrived during sleep are stale: the wake decides what to send.
+    const tm = p.timers;
+    for (let j = 0; j < TIMER_COUNT; j++) if (j !== T_ZERO_KEY_MATERIAL) tm[j] = Infinity;
+    if (p.ka !== null) tm[T_ADAPTIVE] = p.ka.next();
+  }
+
+  /**
+   * Report-and-sleep: wakes the peer, sends one inner packet with the fewest datagrams and puts
+   * the peer back to sleep once it has left — the packet alone if the session is young enough to
+   * need no rekey, else one handshake with the packet as its confirmation (initiation, response,
+   * packet: nothing else). Returns 0 if sent or staged, else the Drop reason. If the handshake
+   * gets no answer it is retried as usual until the caller gives up with `sleepPeer`.
+   */
+  report(now: number, id: number, buf: Uint8Array, off: number, len: number): number {
+    const p = this.peerAt(id);
+    this.wake(p);
+    const kp = p.current;
+    if (this.sessionUsable(kp, now) && now - this.kpCreated[kp] < REKEY_AFTER_TIME - KEEPALIVE_TIMEOUT &&
+        (this.stageCount === 0 || !this.hasStaged(id))) {
+      const r = this.sendToPeer(now, id, buf, off, len);
+      this.sleepPeer(id);
+      return r;
+    }
+    if (len > this.mtu) return this.drop(Drop.TOO_LARGE);
+    if (p.endpoint === null) return this.drop(Drop.NO_ENDPOINT);
+    p.sleepAfterSend = true;
+    this.stage(id, buf, off, len);
+    p.lastSentHandshake = -Infinity;
+    this.initiateHandshake(now, id, false);
+    return 0;
+  }
+
   private peerAt(id: number): Peer {
     if (!(id >= 0 && id < this.maxPeers) || !this.peers[id].used) {
       throw wgError('ENOENT', 'no peer with id ' + id);
@@ -658,6 +827,10 @@ export class Engine {
     this.clearPrecomputed(p);
     p.lastInitiation.fill(0);
     p.lastRebindProbe = -Infinity;
+    p.ka = null;
+    p.kaPkt = p.kaSrc = p.kaDst = null;
+    p.asleep = false;
+    p.sleepAfterSend = false;
   }
 
   private clearPrecomputed(p: Peer): void {
@@ -780,7 +953,7 @@ export class Engine {
   }
 
   private timersAnyAuthenticatedPacketTraversal(p: Peer, now: number): void {
-    if (p.persistentKeepalive > 0) p.timers[T_PERSISTENT_KEEPALIVE] = now + p.persistentKeepalive * 1000;
+    if (p.persistentKeepalive > 0 && p.ka === null) p.timers[T_PERSISTENT_KEEPALIVE] = now + p.persistentKeepalive * 1000;
   }
 
   private timersHandshakeComplete(p: Peer, now: number): void {
@@ -809,6 +982,14 @@ export class Engine {
       const p = this.peers[i];
       if (!p.used) continue;
       const tm = p.timers;
+      if (p.asleep) {
+        // Asleep: nothing is sent; keys are still zeroed on time.
+        if (tm[T_ZERO_KEY_MATERIAL] <= now) {
+          tm[T_ZERO_KEY_MATERIAL] = Infinity;
+          this.clearPeerSessions(i);
+        }
+        continue;
+      }
       if (tm[T_RETRANSMIT_HANDSHAKE] <= now) {
         tm[T_RETRANSMIT_HANDSHAKE] = Infinity;
         this.expiredRetransmitHandshake(now, i);
@@ -832,9 +1013,62 @@ export class Engine {
       }
       if (tm[T_PERSISTENT_KEEPALIVE] <= now) {
         tm[T_PERSISTENT_KEEPALIVE] = Infinity;
-        if (p.persistentKeepalive > 0) this.sendKeepalive(now, i);
+        if (p.persistentKeepalive > 0 && p.ka === null) this.sendKeepalive(now, i);
+      }
+      if (tm[T_ADAPTIVE] <= now && p.ka !== null) {
+        const kp = p.current;
+        this.kaAct(now, i, p.ka.tick(now, kp >= 0 ? now - this.kpCreated[kp] : Infinity));
       }
     }
+  }
+
+  /** Executes an adaptive-keepalive action (keepalive.ts) and re-arms its timer. */
+  private kaAct(now: number, id: number, act: number): void {
+    const p = this.peers[id];
+    const ka = p.ka as AdaptiveKeepalive;
+    if (act === KA_HANDSHAKE || act === KA_REKEY) {
+      if (act === KA_HANDSHAKE) p.lastSentHandshake = -Infinity;
+      this.initiateHandshake(now, id, false);
+    } else if (act !== KA_NONE && p.endpoint !== null) {
+      const kp = p.current;
+      if (!this.sessionUsable(kp, now)) {
+        this.initiateHandshake(now, id, false);
+      } else if (act === KA_KEEPALIVE && this.kpInitiator[kp] === 1 && now - this.kpCreated[kp] > REKEY_AFTER_TIME &&
+          now - p.lastSentHandshake >= REKEY_TIMEOUT) {
+        // A rekey is due: its initiation refreshes the mapping as well as a keepalive (which would
+        // only trigger it) would.
+        this.initiateHandshake(now, id, false);
+      } else {
+        const tx = this.tx;
+        ka.ownSend = true;
+        if (act === KA_PROBE) {
+          for (let i = 16; i < 32; i++) tx[i] = 0;
+          this.encryptAndSend(now, id, kp, tx, 16, 16);
+        } else if (act === KA_ECHO) {
+          const pkt = p.kaPkt as Uint8Array;
+          const at = p.kaFamily === 4 ? 28 : 48;
+          writeProbeRequest(pkt, at, ka.requestDelay, ka.nonce);
+          const n = writeUdp(pkt, 0, p.kaFamily, p.kaSrc as Uint8Array, p.kaPort, p.kaDst as Uint8Array, p.kaPort, pkt, at, PROBE_SIZE);
+          this.encryptAndSend(now, id, kp, pkt, 0, n);
+        } else {
+          this.encryptAndSend(now, id, kp, tx, 0, 0);
+        }
+        ka.ownSend = false;
+        // An unanswered learning probe is the NAT's doing, not a reason to handshake.
+        if (act === KA_REOPEN) p.timers[T_NEW_HANDSHAKE] = Infinity;
+        this.keepKeyFreshSend(now, id);
+      }
+    }
+    p.timers[T_ADAPTIVE] = ka.next();
+  }
+
+  /** True if the inner packet at buf[off] (len bytes) is an echo reply from p's probe responder. */
+  private isEchoReply(p: Peer, buf: Uint8Array, off: number, len: number): boolean {
+    if (parseUdp(buf, off, len, udpInfo) !== PROBE_SIZE || udpInfo.family !== p.kaFamily || udpInfo.srcPort !== p.kaPort) return false;
+    const dst = p.kaDst as Uint8Array;
+    const a = udpInfo.srcAddrOff;
+    for (let i = 0; i < dst.length; i++) if (buf[a + i] !== dst[i]) return false;
+    return parseProbe(buf, udpInfo.payloadOff, PROBE_SIZE) === PROBE_REPLY;
   }
 
   private expiredRetransmitHandshake(now: number, id: number): void {
@@ -873,6 +1107,7 @@ export class Engine {
     const p = this.peers[id];
     if (!p || !p.used) return this.drop(Drop.NO_ROUTE);
     if (len > this.mtu) return this.drop(Drop.TOO_LARGE);
+    if (p.asleep) this.wake(p);
     if (p.endpoint === null) return this.drop(Drop.NO_ENDPOINT);
     const kp = p.current;
     if ((this.stageCount === 0 || !this.hasStaged(id)) && this.sessionUsable(kp, now)) {
@@ -933,10 +1168,18 @@ export class Engine {
     this.sink.send(tx, 0, total, p.endpoint as string, id);
     // timers: any_authenticated_packet_traversal, any_authenticated_packet_sent, data_sent
     this.timersAnyAuthenticatedPacketTraversal(p, now);
+    if (p.ka !== null) this.kaSent(p, now);
     p.timers[T_SEND_KEEPALIVE] = Infinity;
     if (len > 0 && p.timers[T_NEW_HANDSHAKE] === Infinity) {
       p.timers[T_NEW_HANDSHAKE] = now + KEEPALIVE_TIMEOUT + REKEY_TIMEOUT + this.jitter();
     }
+  }
+
+  /** Our send refreshes the NAT mapping: the adaptive keepalive counts from here. */
+  private kaSent(p: Peer, now: number): void {
+    const ka = p.ka as AdaptiveKeepalive;
+    ka.onSend(now);
+    p.timers[T_ADAPTIVE] = ka.next();
   }
 
   /** send.c keep_key_fresh: the initiator rekeys after REKEY_AFTER_TIME, anyone after REKEY_AFTER_MESSAGES. */
@@ -1021,6 +1264,10 @@ export class Engine {
       this.encryptAndSend(now, id, kp, this.stageBuf, slot * this.mtu, this.stageLen[slot]);
     }
     this.compactStaged();
+    if (p.sleepAfterSend) {
+      this.sleepPeer(id);
+      return;
+    }
     this.keepKeyFreshSend(now, id);
   }
 
@@ -1078,6 +1325,7 @@ export class Engine {
     this.sink.send(m, 0, INITIATION_SIZE, p.endpoint, id);
     // timers: traversal, any_authenticated_packet_sent, handshake_initiated
     this.timersAnyAuthenticatedPacketTraversal(p, now);
+    if (p.ka !== null) this.kaSent(p, now);
     p.timers[T_SEND_KEEPALIVE] = Infinity;
     p.timers[T_RETRANSMIT_HANDSHAKE] = now + REKEY_TIMEOUT + this.jitter();
     if (this.sink.event) this.sink.event(EVENT_HANDSHAKE_INITIATED, id);
@@ -1222,6 +1470,7 @@ export class Engine {
     p.tx[0] += RESPONSE_SIZE;
     this.sink.send(m, 0, RESPONSE_SIZE, p.endpoint as string, id);
     this.timersAnyAuthenticatedPacketTraversal(p, now);
+    if (p.ka !== null) this.kaSent(p, now);
     p.timers[T_SEND_KEEPALIVE] = Infinity;
   }
 
@@ -1251,6 +1500,7 @@ export class Engine {
     p.timers[T_NEW_HANDSHAKE] = Infinity;
     this.timersAnyAuthenticatedPacketTraversal(p, now);
     if (!this.beginSession(now, id, true, remoteIndex)) return Drop.NO_SLOT;
+    if (p.ka !== null) p.ka.onHandshake(now, now - p.lastSentHandshake);
     this.timersHandshakeComplete(p, now);
     if (this.sink.event) this.sink.event(EVENT_HANDSHAKE_COMPLETE, id);
     // Confirm the session at once: staged packets if any, else a keepalive.
@@ -1332,11 +1582,23 @@ export class Engine {
     p.timers[T_NEW_HANDSHAKE] = Infinity;
     this.timersAnyAuthenticatedPacketTraversal(p, now);
     p.rx[0] += len;
-    if (ctLen === 0) return 0; // keepalive
-    // timers_data_received: answer within KEEPALIVE_TIMEOUT if we have nothing else to send.
-    if (p.timers[T_SEND_KEEPALIVE] === Infinity) p.timers[T_SEND_KEEPALIVE] = now + KEEPALIVE_TIMEOUT;
-    else p.needAnotherKeepalive = true;
     const inner = off + 16;
+    let act = KA_NONE;
+    if (p.ka !== null) {
+      if (p.kaDst !== null && ctLen >= PROBE_SIZE + 28 && this.isEchoReply(p, buf, inner, ctLen)) {
+        // Our probe's answer: consumed here; the keepalive we answer with replaces the passive one.
+        this.kaAct(now, id, p.ka.onEchoReply(now, probeNonce(buf, udpInfo.payloadOff)));
+        return 0;
+      }
+      act = p.ka.onReceive(now);
+    }
+    if (ctLen !== 0) {
+      // timers_data_received: answer within KEEPALIVE_TIMEOUT if we have nothing else to send.
+      if (p.timers[T_SEND_KEEPALIVE] === Infinity) p.timers[T_SEND_KEEPALIVE] = now + KEEPALIVE_TIMEOUT;
+      else p.needAnotherKeepalive = true;
+    }
+    if (p.ka !== null) this.kaAct(now, id, act);
+    if (ctLen === 0) return 0; // keepalive
     let innerLen: number;
     let srcOk: boolean;
     const v = buf[inner] >> 4;
@@ -1349,6 +1611,11 @@ export class Engine {
       if (innerLen > ctLen) return this.drop(Drop.BAD_INNER_PACKET);
       srcOk = this.allowedIPs.lookup(buf, inner + 8, 6) === id;
     } else {
+      // A probe of ours (see `probe`) from a wgjs peer: expected, not an error.
+      if (ctLen === 16 && v === 0 && isZero(buf, inner, 16)) {
+        this.probesReceived++;
+        return 0;
+      }
       return this.drop(Drop.BAD_INNER_PACKET);
     }
     if (!srcOk) return this.drop(Drop.SOURCE_NOT_ALLOWED);

@@ -23,3 +23,6 @@ export { ReplayPool, REPLAY_WINDOW_SIZE } from './replay.js';
 export { Noise, HandshakeState } from './noise.js';
 export { TimestampGuard } from './tai64n.js';
 export * from './keys.js';
+export * from './probe.js';
+export { AdaptiveKeepalive, type AdaptiveKeepaliveOptions, type AdaptiveStatus } from './keepalive.js';
+export * from './cost.js';

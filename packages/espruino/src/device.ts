@@ -64,13 +64,18 @@ const G = global as unknown as Record<string, any>;
 const VERSION = '0.1.0';
 /** Storage files. */
 const CFG_TS = 'wgjs.ts';
+/** The adaptive keepalive's learned NAT mapping lifetime (ms, decimal text). */
+const CFG_KA = 'wgjs.ka';
 /** TAI64N reservation: every timestamp sent stays below the persisted value; rewritten when passed. */
 const TS_AHEAD_S = 3600;
 /** A clock step larger than this (setTime) counts as no time passing. */
 const MAX_STEP = 3600000;
 /** Response processing above this means sessions are born too old to be worth having. */
 const TOO_SLOW = 100000;
-/** 'auto' keepalive: 25 s unless a handshake costs more than this share of REKEY_AFTER_TIME (%). */
+/**
+ * 'auto' keepalive: the adaptive keepalive (learn the NAT's lifetime, keep just under it) unless a
+ * handshake costs more than this share of REKEY_AFTER_TIME (%): then none (report and sleep).
+ */
 const AUTO_KA_MAX_CPU = 10;
 
 /**
@@ -107,6 +112,8 @@ export interface DeviceConfig {
     endpoint: string;
     allowedIPs: string[];
     persistentKeepalive?: number | string;
+    /** With 'auto': the probe responder inside the tunnel ("10.0.0.1:51821", `wgjs probe-responder`). */
+    keepaliveResponder?: string;
   };
   modem: {
     dialect: string;
@@ -417,6 +424,11 @@ class Device {
   declare coolMs: number;
   declare ka: number;
   declare kaAuto: boolean;
+  /** The adaptive keepalive is on; its learned lifetime as last written to Storage. */
+  declare kaOn: boolean;
+  declare kaSaved: number;
+  declare responder: string;
+  declare addrStr: string;
   /** TAI64N reservation (12 bytes) persisted in Storage. */
   declare taiR: Uint8Array;
   declare openFails: number;
@@ -486,6 +498,11 @@ class Device {
     this.kaAuto = ka === undefined || ka === 'auto';
     this.ka = this.kaAuto ? 0 : +(ka as number) || 0;
     if (this.ka > 0) this.engine.updatePeer(0, { persistentKeepalive: this.ka });
+    this.kaOn = false;
+    this.responder = cfg.peer.keepaliveResponder || '';
+    this.addrStr = cfg.address.split('/')[0];
+    const saved = G.require('Storage').read(CFG_KA);
+    this.kaSaved = saved ? +saved || 0 : 0;
     this.tmr = null;
     this.tmrAt = -1;
     this.preTmr = null;
@@ -810,15 +827,30 @@ class Device {
       return;
     }
     this.coolMs = 0;
-    if (this.kaAuto) {
-      const cpu = this.preMs + this.rspMs;
-      const ka = cpu * 100 < REKEY_AFTER_TIME * AUTO_KA_MAX_CPU ? 25 : 0;
-      if (ka !== this.ka) {
-        this.ka = ka;
-        this.engine.updatePeer(0, { persistentKeepalive: ka });
-      }
-    }
+    if (this.kaAuto) this.autoKeepalive();
     this.schedulePre(1000);
+  }
+
+  /** 'auto': adaptive keepalive if this board affords a rekey every two minutes; keeps its learning. */
+  autoKeepalive(): void {
+    const on = (this.preMs + this.rspMs) * 100 < REKEY_AFTER_TIME * AUTO_KA_MAX_CPU;
+    if (on !== this.kaOn) {
+      this.kaOn = on;
+      this.engine.updatePeer(0, {
+        adaptiveKeepalive: on ? {
+          responder: this.responder || null, source: this.responder ? this.addrStr : null,
+          learned: this.kaSaved || undefined,
+        } : null,
+      });
+      return;
+    }
+    const a = on ? this.engine.peerStatus(0).adaptive : null;
+    const l = a && !a.learning ? a.provenIdle : 0;
+    // Flash wears: rewrite only when the value moved by more than 10 %.
+    if (l > 0 && (l > this.kaSaved * 1.1 || l < this.kaSaved * 0.9)) {
+      this.kaSaved = Math.round(l);
+      G.require('Storage').write(CFG_KA, String(this.kaSaved));
+    }
   }
 
   /** Precomputes the next initiation soon, while nothing else runs. */
@@ -914,7 +946,7 @@ class Device {
    * Sends `data` (string or bytes) as one UDP datagram from our tunnel address:srcPort to
    * dstIp:dstPort inside the tunnel. Returns true if sent or queued for the handshake.
    */
-  sendUdp(dstIp: string, dstPort: number, data: string | Uint8Array, srcPort?: number): boolean {
+  sendUdp(dstIp: string, dstPort: number, data: string | Uint8Array, srcPort?: number, sleepAfter?: boolean): boolean {
     if (!this.running) return false;
     const n = data.length;
     if (n + 28 > this.engine.mtu) return false;
@@ -939,10 +971,22 @@ class Device {
       this.precompute();
       t = this.now();
     }
-    const drop = this.engine.sendPacket(t, p, 0, len);
+    const drop = sleepAfter === true ? this.engine.report(t, 0, p, 0, len) : this.engine.sendPacket(t, p, 0, len);
     this.arm();
     if (drop === 0) this.nUdpOut++;
     return drop === 0;
+  }
+
+  /** Report and sleep: wakes the tunnel, sends one datagram with the fewest packets, sleeps again. */
+  report(dstIp: string, dstPort: number, data: string | Uint8Array, srcPort?: number): boolean {
+    return this.sendUdp(dstIp, dstPort, data, srcPort, true);
+  }
+
+  /** Puts the tunnel to sleep: nothing is sent (no keepalive, rekey or retry) until the next send. */
+  sleep(): void {
+    if (!this.running) return;
+    this.engine.sleepPeer(0);
+    this.arm();
   }
 
   status(): Record<string, unknown> {
@@ -970,7 +1014,9 @@ class Device {
       drops: drops,
       sendErrors: this.nTxErr,
       tooSlow: this.nSlow,
-      keepalive: this.ka,
+      keepalive: this.kaOn ? 'auto' : this.ka,
+      adaptive: st.adaptive,
+      asleep: st.asleep,
       crypto: this.c.name,
       precomputeMs: Math.round(this.preMs),
       responseMs: Math.round(this.rspMs),
@@ -1094,6 +1140,17 @@ const wgjs = {
   /** Sends a UDP datagram inside the tunnel; see Device.sendUdp. */
   sendUdp: function (dstIp: string, dstPort: number, data: string | Uint8Array, srcPort?: number): boolean {
     return device ? device.sendUdp(dstIp, dstPort, data, srcPort) : false;
+  },
+  /**
+   * Report and sleep: sends one datagram (a handshake first only if the session is too old) and
+   * puts the tunnel back to sleep once it has left — for devices that report and power down.
+   */
+  report: function (dstIp: string, dstPort: number, data: string | Uint8Array, srcPort?: number): boolean {
+    return device ? device.report(dstIp, dstPort, data, srcPort) : false;
+  },
+  /** Puts the tunnel to sleep until the next sendUdp/report/connect. */
+  sleep: function (): void {
+    if (device) device.sleep();
   },
   /** Sets the receiver of UDP datagrams addressed to us: cb(data, srcIp, srcPort, dstPort); data valid only during the call. */
   onUdp: function (cb: UdpCallback | null): void {

@@ -10,6 +10,8 @@ import { createPortableProvider, formatKey, fromBase64, generatePrivateKey } fro
 import { parseConfig } from './config.js';
 import { HostInterface, CONTROL_DIR, checkInterfaceName, requestControl, type HostStatus } from './host.js';
 import { diagnose, formatFindings, gatherFacts } from './doctor.js';
+import { costMain } from './cost-cli.js';
+import { probeResponderMain } from './probe-responder.js';
 
 const USAGE = `Usage: wgjs <command> [arguments]
 
@@ -22,6 +24,8 @@ Commands:
   genkey                       print a new private key (base64), as \`wg genkey\`
   pubkey                       read a private key on stdin, print its public key, as \`wg pubkey\`
   genpsk                       print a new preshared key, as \`wg genpsk\`
+  cost [options]               bytes per day a keepalive policy costs behind a NAT (--help)
+  probe-responder <addr:port>  answer keepalive probes on a tunnel address (UDP)
   help                         this text
 `;
 
@@ -71,6 +75,10 @@ export async function main(argv: string[]): Promise<number> {
       return show(argv.slice(1));
     case 'doctor':
       return doctor(argv.slice(1));
+    case 'cost':
+      return costMain(argv.slice(1));
+    case 'probe-responder':
+      return probeResponderMain(argv.slice(1));
     case undefined:
     case 'help':
     case '--help':
@@ -225,7 +233,12 @@ export function formatShow(s: HostStatus, now: number): string {
     out += `  allowed ips: ${p.allowedIPs.length ? p.allowedIPs.join(', ') : '(none)'}\n`;
     if (p.lastHandshakeWall) out += `  latest handshake: ${since(now - p.lastHandshakeWall)}\n`;
     if (p.rxBytes || p.txBytes) out += `  transfer: ${bytes(p.rxBytes)} received, ${bytes(p.txBytes)} sent\n`;
-    if (p.persistentKeepalive) out += `  persistent keepalive: every ${p.persistentKeepalive} seconds\n`;
+    if (p.adaptive) {
+      const a = p.adaptive;
+      out += `  persistent keepalive: auto, every ${(a.interval / 1000).toFixed(1)} seconds (${a.learning ? 'learning' : 'NAT mapping lifetime'}`;
+      out += a.estimate > 0 ? ` ≈ ${(a.estimate / 1000).toFixed(1)} s` : ' not known yet';
+      out += `; ${a.probes} probes, ${a.failed} unanswered${a.echo ? '' : '; no responder: ≤ 10 s provable'})\n`;
+    } else if (p.persistentKeepalive) out += `  persistent keepalive: every ${p.persistentKeepalive} seconds\n`;
   }
   const drops = Object.entries(s.drops);
   if (drops.length) out += `\ndropped: ${drops.map(([k, v]) => `${k} ${v}`).join(', ')}\n`;

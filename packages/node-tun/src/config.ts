@@ -54,6 +54,11 @@ export interface PeerConfigEntry {
   endpoint: string | null;
   /** Seconds (0 = off) or 'auto'. */
   persistentKeepalive: KeepaliveSetting;
+  /**
+   * wgjs extension `KeepaliveResponder = 10.0.0.1:51821`: the probe responder inside the tunnel
+   * that lets `PersistentKeepalive = auto` learn NAT lifetimes beyond 10 s. null if absent.
+   */
+  keepaliveResponder: string | null;
   /** Line of the `[Peer]` header. */
   line: number;
 }
@@ -86,7 +91,7 @@ type Section = 'interface' | 'peer';
 const KEYS: Record<string, { name: string; section: Section }> = {};
 for (const k of ['PrivateKey', 'ListenPort', 'FwMark', 'Address', 'DNS', 'MTU', 'Table', 'SaveConfig',
   'PreUp', 'PostUp', 'PreDown', 'PostDown']) KEYS[k.toLowerCase()] = { name: k, section: 'interface' };
-for (const k of ['PublicKey', 'PresharedKey', 'AllowedIPs', 'Endpoint', 'PersistentKeepalive']) {
+for (const k of ['PublicKey', 'PresharedKey', 'AllowedIPs', 'Endpoint', 'PersistentKeepalive', 'KeepaliveResponder']) {
   KEYS[k.toLowerCase()] = { name: k, section: 'peer' };
 }
 
@@ -176,7 +181,7 @@ export function parseConfig(text: string, fileName: string, opts: ParseOptions =
         peer = null;
       } else if (name === 'peer') {
         section = 'peer';
-        peer = { publicKey: '', presharedKey: null, allowedIPs: [], endpoint: null, persistentKeepalive: 0, line: lineNo };
+        peer = { publicKey: '', presharedKey: null, allowedIPs: [], endpoint: null, persistentKeepalive: 0, keepaliveResponder: null, line: lineNo };
         peers.push(peer);
         peerHasKey.push(false);
       } else {
@@ -317,6 +322,14 @@ export function parseConfig(text: string, fileName: string, opts: ParseOptions =
         (peer as PeerConfigEntry).persistentKeepalive = k as KeepaliveSetting;
         break;
       }
+      case 'keepaliveresponder': {
+        const r = checkEndpoint(value);
+        if (!r.ok || !net.isIP(r.host)) {
+          fail(lineNo, `KeepaliveResponder "${value}" must be an IP address and port inside the tunnel, e.g. 10.0.0.1:51821`);
+        }
+        (peer as PeerConfigEntry).keepaliveResponder = value;
+        break;
+      }
     }
   }
 
@@ -337,6 +350,16 @@ export function parseConfig(text: string, fileName: string, opts: ParseOptions =
     if (p.publicKey === ownPublic) fail(p.line, "this [Peer]'s PublicKey is the interface's own public key (from its PrivateKey)");
     if (p.allowedIPs.length === 0) {
       warnings.push(`${fileName}:${p.line}: peer ${p.publicKey} has no AllowedIPs: no traffic will be sent to or accepted from it`);
+    }
+    if (p.keepaliveResponder !== null) {
+      if (p.persistentKeepalive !== 'auto') {
+        warnings.push(`${fileName}:${p.line}: KeepaliveResponder has an effect only with PersistentKeepalive = auto`);
+      }
+      const fam = checkEndpoint(p.keepaliveResponder);
+      const v6 = fam.ok && fam.host.includes(':');
+      if (!iface.addresses.some((a) => parseCidr(a).family === (v6 ? 6 : 4))) {
+        fail(p.line, `KeepaliveResponder ${p.keepaliveResponder} needs an IPv${v6 ? 6 : 4} Address in [Interface] to send probes from`);
+      }
     }
   }
   return { interface: iface, peers, warnings };
@@ -368,6 +391,7 @@ export function serializeConfig(cfg: SerializableConfig): string {
     if (p.allowedIPs && p.allowedIPs.length > 0) out.push(`AllowedIPs = ${p.allowedIPs.join(', ')}`);
     if (p.endpoint) out.push(`Endpoint = ${p.endpoint}`);
     if (p.persistentKeepalive) out.push(`PersistentKeepalive = ${p.persistentKeepalive}`);
+    if (p.keepaliveResponder) out.push(`KeepaliveResponder = ${p.keepaliveResponder}`);
   }
   return out.join('\n') + '\n';
 }

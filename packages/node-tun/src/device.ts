@@ -17,7 +17,7 @@ import { randomFillSync } from 'node:crypto';
 import {
   Engine, DROP_NAMES, EVENT_HANDSHAKE_COMPLETE, EVENT_ENDPOINT_CHANGED, EVENT_HANDSHAKE_GAVE_UP,
   formatKey, parseKey, parseCidr, formatIp, wgError, createPortableProvider,
-  type CryptoProvider, type EngineSink, type PeerStatus,
+  type CryptoProvider, type EngineSink, type PeerStatus, type AdaptiveKeepaliveOptions, type PeerUpdate,
 } from '@wgjs/core';
 import { formatDgramEndpoint, openUdp, type UdpTransport } from './udp.js';
 import { checkEndpoint } from './config.js';
@@ -38,6 +38,12 @@ export interface DeviceOptions {
   crypto?: CryptoProvider;
   maxPeers?: number;
   mtu?: number;
+  /**
+   * Wall clock in ms since the Unix epoch, used only for handshake timestamps (default Date.now).
+   * A device without a real-time clock may pass its uptime; it should then persist the timestamp
+   * ({@link WgDevice.saveTimestamp}) and restore it after a reboot, or peers reject its handshakes.
+   */
+  wallTime?: () => number;
 }
 
 export interface DevicePeerConfig {
@@ -46,7 +52,20 @@ export interface DevicePeerConfig {
   allowedIPs?: string[];
   /** "host:port", "[v6]:port"; hostnames are resolved (and re-resolved when handshakes go stale). */
   endpoint?: string | null;
-  persistentKeepalive?: number;
+  /**
+   * Seconds (0 = off), or 'auto': learn the NAT's mapping lifetime and keep just under it
+   * (see `keepaliveResponder` and `adaptive`).
+   */
+  persistentKeepalive?: number | 'auto';
+  /**
+   * With 'auto': a probe responder inside the tunnel (`wgjs probe-responder`), e.g. "10.0.0.1:51821",
+   * so lifetimes beyond 10 s can be learned. Its source is our tunnel address of the same family
+   * (DeviceOptions.address) unless `keepaliveSource` names one.
+   */
+  keepaliveResponder?: string | null;
+  keepaliveSource?: string | null;
+  /** With 'auto': tuning of the adaptive keepalive (defaults suit real NATs). */
+  adaptive?: Omit<AdaptiveKeepaliveOptions, 'responder' | 'source'>;
 }
 
 export interface UdpMessage {
@@ -128,7 +147,7 @@ export class WgDevice extends EventEmitter {
       privateKey: key,
       crypto: opts.crypto ?? createPortableProvider(),
       random,
-      wallTime: Date.now,
+      wallTime: opts.wallTime ?? Date.now,
       maxPeers: opts.maxPeers ?? 256,
       mtu: opts.mtu ?? 1420,
     }, sink);
@@ -237,13 +256,29 @@ export class WgDevice extends EventEmitter {
       : typeof cfg.presharedKey === 'string' ? parseKey(cfg.presharedKey, 'preshared key') : cfg.presharedKey;
     const endpoint = cfg.endpoint ? await this.resolve(cfg.endpoint) : cfg.endpoint;
     let id = this.engine.findPeer(pub);
-    const update = { presharedKey: psk, allowedIPs: cfg.allowedIPs, endpoint, persistentKeepalive: cfg.persistentKeepalive };
+    const auto = cfg.persistentKeepalive === 'auto';
+    const fixed = auto ? 0 : (cfg.persistentKeepalive as number | undefined);
+    const update: PeerUpdate = {
+      presharedKey: psk, allowedIPs: cfg.allowedIPs, endpoint,
+      persistentKeepalive: fixed,
+      adaptiveKeepalive: auto ? this.adaptiveOptions(cfg) : fixed === undefined ? undefined : null,
+    };
     if (id < 0) id = this.engine.addPeer({ publicKey: pub, ...update });
     else this.engine.updatePeer(id, update);
     if (cfg.endpoint && !net.isIP(splitHostPort(cfg.endpoint).host)) this.hostnames.set(id, cfg.endpoint);
     else this.hostnames.delete(id);
-    if (endpoint && (cfg.persistentKeepalive ?? 0) > 0) this.engine.connect(performance.now(), id);
+    if (endpoint && (fixed ?? 0) > 0) this.engine.connect(performance.now(), id);
     this.schedule();
+  }
+
+  private adaptiveOptions(cfg: DevicePeerConfig): AdaptiveKeepaliveOptions {
+    const o: AdaptiveKeepaliveOptions = { ...cfg.adaptive };
+    if (cfg.keepaliveResponder) {
+      o.responder = cfg.keepaliveResponder;
+      const fam = splitHostPort(cfg.keepaliveResponder).host.includes(':') ? 6 : 4;
+      o.source = cfg.keepaliveSource ?? formatIp(this.source(fam), 0, fam);
+    }
+    return o;
   }
 
   /** Removes a peer; its keys are wiped. */
@@ -378,6 +413,16 @@ export class WgDevice extends EventEmitter {
       this.schedule();
     }, Math.max(0, Math.ceil(at - performance.now())));
     this.timer.unref?.();
+  }
+
+  /** The last handshake timestamp sent (12 bytes TAI64N), to persist across reboots. */
+  saveTimestamp(): Uint8Array {
+    return this.engine.saveTimestamp();
+  }
+
+  /** Restores a persisted handshake timestamp: later initiations carry greater ones. */
+  restoreTimestamp(saved: Uint8Array): void {
+    this.engine.restoreTimestamp(saved);
   }
 
   /** Status of the device and every peer (keys in base64). */

@@ -13,7 +13,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, unlinkSync, chmodSync } from 'node:fs';
 import net from 'node:net';
 import { promisify } from 'node:util';
-import { parseCidr, wgError } from '@wgjs/core';
+import { formatIp, parseCidr, wgError } from '@wgjs/core';
 import { WgDevice } from './device.js';
 import { TunDevice } from './tun.js';
 import type { ParsedConfig } from './config.js';
@@ -77,6 +77,14 @@ async function hook(kind: string, cmds: string[], name: string, log?: (l: string
  * default is measured: under iperf3, creating an OpenSSL cipher per packet cost ~40 % of the
  * process and wgjs<->wgjs carried 210 Mbit/s against 281 with the portable AEAD (packages/bench).
  */
+/** Our tunnel address (from wg-quick Address entries) of the probe responder's IP version. */
+function keepaliveSource(addresses: string[], responder: string): string {
+  const v6 = responder.startsWith('[');
+  const a = addresses.map((x) => parseCidr(x)).find((c) => c.family === (v6 ? 6 : 4));
+  if (!a) throw wgError('EINVAL', `KeepaliveResponder ${responder} needs an IPv${v6 ? 6 : 4} Address`);
+  return formatIp(a.ip, 0, a.family);
+}
+
 export function cryptoProvider(choice = process.env.WGJS_CRYPTO ?? 'host-portable-aead'): CryptoProvider {
   if (choice === 'portable') return createPortableProvider();
   if (choice === 'host-portable-aead') return createHostProvider({ aead: 'portable' });
@@ -140,9 +148,10 @@ export class HostInterface {
           presharedKey: p.presharedKey ?? null,
           allowedIPs: p.allowedIPs,
           endpoint: p.endpoint ?? null,
-          persistentKeepalive: typeof p.persistentKeepalive === 'number' ? p.persistentKeepalive : 0,
+          persistentKeepalive: p.persistentKeepalive,
+          keepaliveResponder: p.keepaliveResponder,
+          keepaliveSource: p.keepaliveResponder === null ? null : keepaliveSource(config.interface.addresses, p.keepaliveResponder),
         });
-        if (p.persistentKeepalive === 'auto') log?.(`[!] PersistentKeepalive = auto is not implemented yet: using none for ${p.publicKey}`);
       }
       device.attachTun(tun);
       host = new HostInterface(name, device, tun, opts);

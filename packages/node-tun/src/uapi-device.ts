@@ -62,7 +62,8 @@ export class WgDeviceUapi implements UapiTarget {
           lastHandshakeMs: s.lastHandshakeWall,
           txBytes: n.tx,
           rxBytes: n.rx,
-          persistentKeepalive: s.persistentKeepalive,
+          // UAPI has no "auto": the adaptive keepalive's current interval is the closest truth.
+          persistentKeepalive: s.adaptive ? Math.max(1, Math.round(s.adaptive.interval / 1000)) : s.persistentKeepalive,
           allowedIPs: s.allowedIPs,
         };
       }),
@@ -113,7 +114,11 @@ export class WgDeviceUapi implements UapiTarget {
     }
     for (const c of plan.update) {
       const id = e.findPeer(c.publicKey);
-      e.updatePeer(id, { presharedKey: c.presharedKey, persistentKeepalive: c.persistentKeepalive });
+      // An explicit keepalive from `wg set` replaces an adaptive one.
+      e.updatePeer(id, {
+        presharedKey: c.presharedKey, persistentKeepalive: c.persistentKeepalive,
+        adaptiveKeepalive: c.persistentKeepalive === undefined ? undefined : null,
+      });
       for (const a of c.addAllowedIPs) e.addAllowedIP(id, a);
       // Through the device, so a hostname endpoint it re-resolves is forgotten. IP literals
       // resolve without I/O: this await does not let packets in mid-way.

@@ -58,7 +58,7 @@ describe('parseConfig: real-world files', () => {
     });
     expect(cfg.peers).toEqual([{
       publicKey: a.pub, presharedKey: psk, allowedIPs: ['0.0.0.0/0', '::/0'], endpoint: 'vpn.example.com:51820',
-      persistentKeepalive: 25, line: 8,
+      persistentKeepalive: 25, keepaliveResponder: null, line: 8,
     }]);
   });
 
@@ -120,6 +120,17 @@ describe('parseConfig: real-world files', () => {
     expect(parseConfig(text, 'x.conf').peers.map((p) => p.persistentKeepalive)).toEqual([0, 25, 'auto']);
     expect(parseError(`[Interface]\nPrivateKey = ${me.priv}\n` + peer('65536', a)).message).toMatch(/^wg0\.conf:6: PersistentKeepalive "65536"/);
     expect(parseError(`[Interface]\nPrivateKey = ${me.priv}\n` + peer('sometimes', a)).message).toMatch(/^wg0\.conf:6: .*"off", "auto" or a number/);
+  });
+
+  it('KeepaliveResponder (wgjs): an IP:port in the tunnel, with an Address of its family to probe from', () => {
+    const head = `[Interface]\nPrivateKey = ${me.priv}\nAddress = 10.0.0.2/32\n`;
+    const peer = (r: string, k = 'auto') => `[Peer]\nPublicKey = ${a.pub}\nAllowedIPs = 10.0.0.0/24\nPersistentKeepalive = ${k}\nKeepaliveResponder = ${r}\n`;
+    const cfg = parseConfig(head + peer('10.0.0.1:51821'), 'x.conf');
+    expect(cfg.peers[0].keepaliveResponder).toBe('10.0.0.1:51821');
+    expect(cfg.warnings).toEqual([]);
+    expect(parseConfig(head + peer('10.0.0.1:51821', '25'), 'x.conf').warnings[0]).toMatch(/only with PersistentKeepalive = auto/);
+    expect(parseError(head + peer('probe.example:51821')).message).toMatch(/KeepaliveResponder "probe.example:51821" must be an IP address/);
+    expect(parseError(head + peer('[fd00::1]:51821')).message).toMatch(/needs an IPv6 Address/);
   });
 
   it('FwMark is parsed but warned about; unknown keys are warned about and ignored', () => {

@@ -7,7 +7,7 @@ const NOW = 1_800_000_000_000;
 const peer = (o: Partial<HostStatus['peers'][number]> = {}): HostStatus['peers'][number] => ({
   id: 0, publicKey: 'xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=', hasPresharedKey: false, endpoint: '192.0.2.7:51820',
   allowedIPs: ['10.0.0.2/32'], persistentKeepalive: 0, rxBytes: 1000, txBytes: 1000, lastHandshakeWall: NOW - 30_000,
-  lastHandshakeTime: 0, hasSession: true, handshakeAttempts: 0, ...o,
+  lastHandshakeTime: 0, hasSession: true, handshakeAttempts: 0, adaptive: null, asleep: false, ...o,
 });
 const status = (peers: HostStatus['peers'], drops: Record<string, number> = {}): HostStatus => ({
   name: 'wg0', pid: 1, startedAt: NOW - 60_000, transport: 'native', addresses: ['10.0.0.1/24'], mtu: 1420,
