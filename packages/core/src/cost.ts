@@ -63,8 +63,9 @@ export interface CostInput {
   /**
    * Whether received packets restart the keepalive timer too. true (default) is stock WireGuard:
    * the engine, like the kernel, restarts it on any authenticated packet sent or received.
-   * false is the wgjs adaptive mode: only what the device sends keeps its NAT mapping open, so
-   * only sends count.
+   * false is the wgjs adaptive mode (keepalive.ts): only what the device sends keeps its NAT
+   * mapping open, so only sends count; and when the keepalive falls due with a rekey due too, the
+   * initiation is sent instead of the keepalive.
    */
   refreshOnReceive?: boolean;
 }
@@ -407,7 +408,11 @@ class AlwaysOn {
     }
     if (this.dPersist <= now) {
       this.dPersist = Infinity;
-      if (this.keepalive > 0) this.devSendKeepalive(now);
+      if (this.keepalive > 0) {
+        if (!this.refreshOnReceive && this.dStaged === 0 && this.usable(this.dCur, this.dCurAt, now) &&
+            now - this.dCurAt > REKEY_AFTER_TIME && now - this.dLastInit >= REKEY_TIMEOUT) this.devInitiate(now);
+        else this.devSendKeepalive(now);
+      }
     }
   }
 

@@ -174,7 +174,8 @@ export class AdaptiveKeepalive {
   /** The keepalive interval now (ms). */
   interval(): number {
     if (this.lo > 0) {
-      if (!this.echo && this.hi === Infinity && this.lo >= this.ceiling() * 0.95) return this.fallback;
+      // Passive probes stopped at their ceiling: nothing longer is proven, nor disproven.
+      if (!this.echo && this.hi === Infinity && this.lo >= this.ceiling() * 0.95 && this.lo < KEEPALIVE_TIMEOUT) return this.fallback;
       return this.lo * this.margin;
     }
     return (this.hi === Infinity ? this.start : this.hi * 0.5) * this.margin;

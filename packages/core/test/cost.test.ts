@@ -150,7 +150,7 @@ describe('dailyCost: hand-counted cases', () => {
   });
 });
 
-interface Policy { name: string; keepalive: number; reportInterval: number; reportBytes: number; serverReplyBytes?: number }
+interface Policy { name: string; keepalive: number; reportInterval: number; reportBytes: number; serverReplyBytes?: number; adaptive?: boolean }
 
 /**
  * Runs the device (A, persistent keepalive, initiator) and the server (B) for `seconds` on the
@@ -158,7 +158,12 @@ interface Policy { name: string; keepalive: number; reportInterval: number; repo
  * policy has a server reply. Returns wire bytes and datagrams per direction.
  */
 function runEngines(p: Policy, seconds: number) {
-  const { net, a, b, aPeer } = makePair({ keepalive: p.keepalive });
+  const { net, a, b, aPeer } = makePair({ keepalive: p.adaptive ? 0 : p.keepalive });
+  if (p.adaptive) {
+    // An adaptive keepalive that already knows the lifetime (no learning, no verification within
+    // the period) keeps an interval of learned × margin = `keepalive` seconds.
+    a.engine.updatePeer(aPeer, { adaptiveKeepalive: { learned: p.keepalive * 2000, margin: 0.5, verifyEvery: 86_400_000 } });
+  }
   const report = ipv4Packet('10.1.0.1', '10.1.0.2', new Uint8Array(p.reportBytes - 28));
   if (p.serverReplyBytes) {
     // The server's application answers from inside delivery, i.e. "at once", as in the model.
@@ -198,6 +203,11 @@ const POLICIES: Policy[] = [
   { name: 'keepalive off, 64-byte report every 90 s', keepalive: 0, reportInterval: 90, reportBytes: 64 },
   { name: 'keepalive 25, report every 37 s, server reply 200', keepalive: 25, reportInterval: 37, reportBytes: 100, serverReplyBytes: 200 },
   { name: 'keepalive off, report every 170 s, server reply 64', keepalive: 0, reportInterval: 170, reportBytes: 64, serverReplyBytes: 64 },
+  { name: 'adaptive 25, no reports', keepalive: 25, reportInterval: 0, reportBytes: 64, adaptive: true },
+  { name: 'adaptive 54, no reports', keepalive: 54, reportInterval: 0, reportBytes: 64, adaptive: true },
+  { name: 'adaptive 100, no reports', keepalive: 100, reportInterval: 0, reportBytes: 64, adaptive: true },
+  { name: 'adaptive 25, 64-byte report every 300 s', keepalive: 25, reportInterval: 300, reportBytes: 64, adaptive: true },
+  { name: 'adaptive 25, report every 37 s, server reply 200', keepalive: 25, reportInterval: 37, reportBytes: 100, serverReplyBytes: 200, adaptive: true },
 ];
 
 describe('dailyCost matches the engine byte for byte (2 simulated hours, zero rtt)', () => {
@@ -208,6 +218,7 @@ describe('dailyCost matches the engine byte for byte (2 simulated hours, zero rt
       const model = dailyCost({
         keepalive: p.keepalive, natTimeout: 30, seconds: SECONDS, rtt: 0,
         reportInterval: p.reportInterval, reportBytes: p.reportBytes, serverReplyBytes: p.serverReplyBytes,
+        refreshOnReceive: !p.adaptive,
       });
       console.log(`[cost] ${p.name}: model up ${model.upBytes} down ${model.downBytes}; engine up ${engine.upBytes} down ${engine.downBytes}`);
       expect(engine.drops).toBe(0);
