@@ -136,6 +136,8 @@ interface Rig {
     onUdp(cb: ((d: Uint8Array, ip: string, sport: number, dport: number) => void) | null): void;
     status(printIt?: boolean): Record<string, unknown>;
     connect(force?: boolean): void;
+    report(dst: string, port: number, data: string | Uint8Array, sport?: number): boolean;
+    sleep(): void;
     stop(): void;
     bench(o?: unknown): Record<string, unknown>;
   };
@@ -203,6 +205,23 @@ describe('device build in the shim, in-process server', () => {
     expect(st).toMatchObject({ event: 'status', state: 'connected', modem: 'up', handshakes: 1, initiations: 1, udpIn: 1, udpOut: 1, pings: 2, tooSlow: 0, crypto: 'portable' });
     expect(st.handshakeAge).toBeGreaterThanOrEqual(0);
     expect(r.shim.errors).toEqual([]);
+  });
+
+  it('reports and sleeps: one datagram on a young session, asleep before and after; adaptive keepalive on', async () => {
+    const r = await rig();
+    await r.shim.waitEvent(isHandshake, 15_000);
+    await waitFor('the adaptive keepalive', 5000, () => r.api.status().keepalive === 'auto');
+    r.api.sleep();
+    expect(r.api.status().asleep).toBe(true);
+    expect(r.api.report('10.0.0.1', 5555, 'report 1', 4000)).toBe(true);
+    await waitFor('the report at the server', 5000, () => r.server.udpPayloads().includes('report 1'));
+    const st = r.api.status();
+    expect(st.asleep).toBe(true);
+    expect(st.adaptive).toMatchObject({ echo: false });
+    expect(r.server.initiations.length).toBe(1);
+    // A plain send wakes the tunnel.
+    expect(r.api.sendUdp('10.0.0.1', 5555, 'awake', 4000)).toBe(true);
+    expect(r.api.status().asleep).toBe(false);
   });
 
   it('stages a datagram sent before the first handshake and delivers it after', async () => {
