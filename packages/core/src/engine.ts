@@ -1468,6 +1468,9 @@ export class Engine {
     p.cookie.addMacs(this.noise, now, m, RESPONSE_SIZE);
     if (!this.beginSession(now, id, false, remoteIndex)) return;
     p.tx[0] += RESPONSE_SIZE;
+    // As the kernel does: a response counts as a handshake sent, so staged data waits for the
+    // initiator's confirmation instead of starting a second handshake of our own.
+    p.lastSentHandshake = now;
     this.sink.send(m, 0, RESPONSE_SIZE, p.endpoint as string, id);
     this.timersAnyAuthenticatedPacketTraversal(p, now);
     if (p.ka !== null) this.kaSent(p, now);

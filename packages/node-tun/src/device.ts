@@ -15,7 +15,7 @@ import net from 'node:net';
 import { EventEmitter } from 'node:events';
 import { randomFillSync } from 'node:crypto';
 import {
-  Engine, DROP_NAMES, EVENT_HANDSHAKE_COMPLETE, EVENT_ENDPOINT_CHANGED, EVENT_HANDSHAKE_GAVE_UP,
+  Engine, DROP_NAMES, EVENT_HANDSHAKE_COMPLETE, EVENT_ENDPOINT_CHANGED, EVENT_HANDSHAKE_GAVE_UP, EVENT_HANDSHAKE_INITIATED,
   formatKey, parseKey, parseCidr, formatIp, wgError, createPortableProvider,
   type CryptoProvider, type EngineSink, type PeerStatus, type AdaptiveKeepaliveOptions, type PeerUpdate,
 } from '@wgjs/core';
@@ -141,6 +141,9 @@ export class WgDevice extends EventEmitter {
         if (type === EVENT_HANDSHAKE_COMPLETE) self.emit('handshake', self.peerKey(peer));
         else if (type === EVENT_ENDPOINT_CHANGED) self.emit('roam', self.peerKey(peer));
         else if (type === EVENT_HANDSHAKE_GAVE_UP) self.onGaveUp(peer);
+        // A node without a real-time clock persists saveTimestamp() here: the initiation just sent
+        // carries the newest timestamp, and the peer may accept it even if no response comes back.
+        else if (type === EVENT_HANDSHAKE_INITIATED) self.emit('initiation', self.peerKey(peer));
       },
     };
     this.engine = new Engine({
@@ -290,8 +293,12 @@ export class WgDevice extends EventEmitter {
   }
 
   /** Starts a handshake with a peer now rather than on first traffic. */
-  connect(publicKey: string | Uint8Array): void {
-    this.engine.connect(performance.now(), this.peerId(publicKey));
+  /**
+   * Handshakes with a peer now. `force` ignores the one-initiation-per-5-s limit: for when the
+   * application knows the path changed (a new local address, a modem re-attach).
+   */
+  connect(publicKey: string | Uint8Array, force = false): void {
+    this.engine.connect(performance.now(), this.peerId(publicKey), force);
     this.schedule();
   }
 

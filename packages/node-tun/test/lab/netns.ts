@@ -483,6 +483,40 @@ export interface NatLab {
   flushConntrack(): Promise<void>;
   /** `conntrack -L -p udp` lines in the router. */
   conntrackUdp(): Promise<string[]>;
+  /**
+   * The router's named nftables counters: always `up` (LAN → WAN) and `down` (WAN → LAN), counted
+   * on the forward chain (what passes the NAT), plus any added with {@link addCounter}.
+   */
+  counters(): Promise<Record<string, NftCounter>>;
+  /**
+   * Add a named counter fed by a rule inserted at the top of the forward chain (so it also sees
+   * packets a later rule drops): `<direction> <match> counter name <name>`.
+   */
+  addCounter(name: string, dir: 'up' | 'down', match?: string): Promise<void>;
+  /** Append `<direction> <rule>` to the forward chain, e.g. a drop rule; resolves with its handle. */
+  addForwardRule(dir: 'up' | 'down', rule: string): Promise<number>;
+  /** Delete a rule added by {@link addForwardRule}. */
+  deleteForwardRule(handle: number): Promise<void>;
+  /**
+   * Give the device another LAN address (e.g. host 3: 10.77.<subnet>.3), as after a modem
+   * re-attach: the old address goes, the default route is re-added; `lan.b.v4` is updated.
+   */
+  setDeviceAddress(host: number): Promise<string>;
+}
+
+/** One nftables counter. */
+export interface NftCounter {
+  packets: number;
+  bytes: number;
+}
+
+/** Options for {@link Lab.natTopology}. */
+export interface NatTopologyOptions {
+  /**
+   * Source-port allocation of the masquerade: 'default' keeps the device's port when it is free,
+   * 'random' / 'fully-random' pick a random one for every new mapping (as carrier-grade NATs do).
+   */
+  masquerade?: 'default' | 'random' | 'fully-random';
 }
 
 /** A UDP receiver started by {@link Lab.udpReceiver}. */
@@ -718,9 +752,10 @@ export class Lab {
 
   /**
    * device — router — server, with IPv4 and IPv6 forwarding in the router and nftables
-   * masquerade on its server-facing (WAN) interface.
+   * masquerade on its server-facing (WAN) interface, and per-direction byte counters on its
+   * forward chain.
    */
-  async natTopology(): Promise<NatLab> {
+  async natTopology(opts: NatTopologyOptions = {}): Promise<NatLab> {
     const device = await this.addNamespace();
     const router = await this.addNamespace();
     const server = await this.addNamespace();
@@ -730,11 +765,25 @@ export class Lab {
     await exec(null, 'ip', ['-n', device, '-6', 'route', 'add', 'default', 'via', lan.a.v6]);
     await this.sysctl(router, 'net.ipv4.ip_forward', 1);
     await this.sysctl(router, 'net.ipv6.conf.all.forwarding', 1);
+    const masq = opts.masquerade && opts.masquerade !== 'default' ? ` ${opts.masquerade}` : '';
+    const dirMatch = {
+      up: `iifname "${lan.a.ifname}" oifname "${wan.a.ifname}"`,
+      down: `iifname "${wan.a.ifname}" oifname "${lan.a.ifname}"`,
+    };
     const ruleset = [
       'table inet wgjs_nat {',
+      '  counter up {',
+      '  }',
+      '  counter down {',
+      '  }',
       '  chain postrouting {',
       '    type nat hook postrouting priority srcnat; policy accept;',
-      `    oifname "${wan.a.ifname}" masquerade`,
+      `    oifname "${wan.a.ifname}" masquerade${masq}`,
+      '  }',
+      '  chain forward {',
+      '    type filter hook forward priority filter; policy accept;',
+      `    ${dirMatch.up} counter name "up"`,
+      `    ${dirMatch.down} counter name "down"`,
       '  }',
       '}',
       '',
@@ -762,6 +811,35 @@ export class Lab {
       conntrackUdp: async () => {
         const { stdout } = await exec(router, 'conntrack', ['-L', '-p', 'udp']);
         return stdout.split('\n').filter((l) => l.trim() !== '');
+      },
+      counters: async () => {
+        const { stdout } = await exec(router, 'nft', ['list', 'counters', 'table', 'inet', 'wgjs_nat']);
+        const out: Record<string, NftCounter> = {};
+        for (const m of stdout.matchAll(/counter (\S+) \{\s*packets (\d+) bytes (\d+)/g)) {
+          out[m[1]!] = { packets: Number(m[2]), bytes: Number(m[3]) };
+        }
+        return out;
+      },
+      addCounter: async (name, dir, match = '') => {
+        await exec(router, 'nft', ['add', 'counter', 'inet', 'wgjs_nat', name]);
+        await exec(router, 'nft', ['insert rule inet wgjs_nat forward', dirMatch[dir], match, `counter name "${name}"`]);
+      },
+      addForwardRule: async (dir, rule) => {
+        const { stdout } = await exec(router, 'nft', ['--echo', '--handle', 'add rule inet wgjs_nat forward', dirMatch[dir], rule]);
+        const m = /# handle (\d+)/.exec(stdout);
+        if (!m) throw new Error(`nft printed no handle for the rule "${rule}": ${stdout}`);
+        return Number(m[1]);
+      },
+      deleteForwardRule: async (handle) => {
+        await exec(router, 'nft', ['delete', 'rule', 'inet', 'wgjs_nat', 'forward', 'handle', String(handle)]);
+      },
+      setDeviceAddress: async (host) => {
+        const v4 = `10.77.${lan.subnet}.${host}`;
+        await exec(device, 'ip', ['addr', 'del', `${lan.b.v4}/24`, 'dev', lan.b.ifname]);
+        await exec(device, 'ip', ['addr', 'add', `${v4}/24`, 'dev', lan.b.ifname]);
+        await exec(device, 'ip', ['route', 'replace', 'default', 'via', lan.a.v4]);
+        lan.b.v4 = v4;
+        return v4;
       },
     };
   }

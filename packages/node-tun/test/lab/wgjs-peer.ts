@@ -4,9 +4,17 @@
  * commands on stdin, events on stdout. Used by the interop tests against wireguard-go.
  *
  * Commands: {"cmd":"ping","dst":ip,"count":n}, {"cmd":"udp","dst":ip,"port":n,"data":text},
- * {"cmd":"connect","peer":pub}, {"cmd":"status"}, {"cmd":"quit"}.
+ * {"cmd":"connect","peer":pub}, {"cmd":"rebind","peer":pub,"newPort":bool} (the path changed:
+ * optionally a new UDP socket, then a handshake at once, past the one-per-REKEY_TIMEOUT limit),
+ * {"cmd":"status"}, {"cmd":"quit"}.
  * Events: ready, handshake, pong, udp, status, error.
+ *
+ * Config extras for NAT scenarios: `clockStartMs` makes the device's wall clock its uptime
+ * (clockStartMs + ms since the process started), as on a device without a real-time clock;
+ * `timestampFile` persists the handshake timestamp there after each handshake and (unless
+ * `restoreTimestamp` is false) restores it at start.
  */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { WgDevice, type DevicePeerConfig } from '../../src/device.js';
 
@@ -16,6 +24,9 @@ interface Config {
   bindAddress?: string;
   address: string[];
   peers: DevicePeerConfig[];
+  clockStartMs?: number;
+  timestampFile?: string;
+  restoreTimestamp?: boolean;
 }
 
 const out = (o: object): void => {
@@ -24,16 +35,24 @@ const out = (o: object): void => {
 
 async function main(): Promise<void> {
   const cfg = JSON.parse(process.argv[2]) as Config;
-  const dev = await WgDevice.create({ privateKey: cfg.privateKey, listenPort: cfg.listenPort, bindAddress: cfg.bindAddress, address: cfg.address });
-  for (const p of cfg.peers) await dev.addPeer(p);
+  const start = cfg.clockStartMs;
+  const wallTime = start === undefined ? undefined : () => start + performance.now();
+  const dev = await WgDevice.create({ privateKey: cfg.privateKey, listenPort: cfg.listenPort, bindAddress: cfg.bindAddress, address: cfg.address, wallTime });
+  const tsFile = cfg.timestampFile;
+  if (tsFile && cfg.restoreTimestamp !== false && existsSync(tsFile)) dev.restoreTimestamp(readFileSync(tsFile));
+  // Registered before addPeer, which may already start a handshake.
+  dev.on('initiation', () => {
+    if (tsFile) writeFileSync(tsFile, dev.saveTimestamp());
+  });
   dev.on('handshake', (peer: string) => out({ event: 'handshake', peer }));
+  for (const p of cfg.peers) await dev.addPeer(p);
   dev.on('pong', (p: { src: string; seq: number }) => out({ event: 'pong', src: p.src, seq: p.seq }));
   dev.on('udp', (m: { src: string; srcPort: number; dstPort: number; payload: Uint8Array }) =>
     out({ event: 'udp', src: m.src, srcPort: m.srcPort, dstPort: m.dstPort, data: Buffer.from(m.payload).toString() }));
   dev.on('error', (e: Error) => out({ event: 'error', message: e.message }));
   const rl = createInterface({ input: process.stdin });
   rl.on('line', (line) => {
-    let c: { cmd: string; dst?: string; count?: number; port?: number; data?: string; peer?: string };
+    let c: { cmd: string; dst?: string; count?: number; port?: number; data?: string; peer?: string; newPort?: boolean };
     try {
       c = JSON.parse(line);
     } catch {
@@ -47,6 +66,11 @@ async function main(): Promise<void> {
       dev.sendUdp(c.dst!, c.port!, Buffer.from(c.data ?? ''), c.port!);
     } else if (c.cmd === 'connect') {
       dev.connect(c.peer!);
+    } else if (c.cmd === 'rebind') {
+      void (c.newPort ? dev.setListenPort(0) : Promise.resolve()).then(() => {
+        dev.connect(c.peer!, true);
+        out({ event: 'rebound', port: dev.listenPort });
+      }, (e: Error) => out({ event: 'error', message: e.message }));
     } else if (c.cmd === 'status') {
       out({ event: 'status', status: dev.status() });
     } else if (c.cmd === 'quit') {
