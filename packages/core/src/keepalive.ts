@@ -51,6 +51,8 @@ const PRECISION = 1.2;
 const MIN_TARGET = 250;
 /** Slack for an answer beyond its expected arrival. */
 const GRACE = 1000;
+/** An echo reply must leave the peer this long before its passive keepalive would (ms). */
+const SHORT_ECHO_MARGIN = 200;
 /** Probes one learning run may take before it settles for what it has proven. */
 const MAX_LEARN_PROBES = 14;
 
@@ -195,7 +197,10 @@ export class AdaptiveKeepalive {
   /** When the engine must next call `tick`. */
   next(): number {
     const s = this.state;
-    if (s === ST_WAIT_REFRESH) return this.refreshAt;
+    if (s === ST_WAIT_REFRESH) {
+      const k = this.lastOut + this.interval();
+      return k < this.refreshAt ? k : this.refreshAt;
+    }
     if (s !== ST_IDLE) return this.deadline;
     const k = this.lastOut + this.interval();
     return this.probeAt < k ? this.probeAt : k;
@@ -222,7 +227,9 @@ export class AdaptiveKeepalive {
   tick(now: number, sessionAge: number): number {
     const s = this.state;
     if (s === ST_WAIT_REFRESH) {
-      if (now < this.refreshAt) return KA_NONE;
+      // Until the refresh that starts the silence under test, keep the mapping as usual: a passive
+      // probe waits KEEPALIVE_TIMEOUT − T, longer than a short-lived mapping lasts.
+      if (now < this.refreshAt) return now >= this.lastOut + this.interval() ? KA_KEEPALIVE : KA_NONE;
       this.state = ST_WAIT_ANSWER;
       this.deadline = this.probeStart + KEEPALIVE_TIMEOUT + this.rtt + GRACE;
       return KA_KEEPALIVE;
@@ -244,7 +251,9 @@ export class AdaptiveKeepalive {
 
   private startProbe(now: number, sessionAge: number): number {
     const t = this.nextTarget();
-    const longEcho = this.echo && t > KEEPALIVE_TIMEOUT - GRACE - this.rtt;
+    // A reply before the peer's passive keepalive cancels it (the peer sent something), so only
+    // longer idle times need to wait for that keepalive and start the silence there.
+    const longEcho = this.echo && t > KEEPALIVE_TIMEOUT - SHORT_ECHO_MARGIN - this.rtt;
     const delay = longEcho ? KEEPALIVE_TIMEOUT + this.rtt + t : t;
     const span = (this.echo ? delay : KEEPALIVE_TIMEOUT) + this.rtt + GRACE;
     // The probe needs one session from start to answer, without a rekey in the middle (ours at

@@ -58,6 +58,8 @@ export interface ScenarioResult {
 
 export interface ScenarioOptions {
   server: ServerKind;
+  /** The server's config names the device's endpoint: the router's WAN address, port 51820. */
+  serverKnowsDevice?: boolean;
   /** Build in this lab (the caller cleans it up); default: a private lab, cleaned up before returning. */
   lab?: Lab;
   /** Merged into the device's peer config, e.g. `{ persistentKeepalive: 'auto' }`. */
@@ -241,7 +243,10 @@ async function setup(lab: Lab, o: ScenarioOptions, topo: NatTopologyOptions): Pr
   await nat.addCounter('probe_down', 'down', `udp length ${PROBE_UDP_LEN}`);
   const [serverKey, deviceKey] = await Promise.all([genKeyPair(), genKeyPair()]);
   const start = o.server === 'wgjs' ? startWgjsServer : startWireguardGoServer;
-  const server = await start(lab, nat.server, serverKey, { publicKey: deviceKey.publicKey });
+  const server = await start(lab, nat.server, serverKey, {
+    publicKey: deviceKey.publicKey,
+    endpoint: o.serverKnowsDevice ? `${nat.wan.a.v4}:${WG_PORT}` : undefined,
+  });
   const snapshot = async (): Promise<Bytes> => {
     const c = await nat.counters();
     const get = (n: string): number => c[n]?.bytes ?? 0;
@@ -594,6 +599,205 @@ export const handshakeLoss: Scenario = (o) =>
       metrics: { droppedInitiations: dropped, handshakeMs },
     };
   });
+
+// ---------------------------------------------------------------------------------------------
+// Adaptive keepalive (PersistentKeepalive = auto)
+
+export const RESPONDER = `${SERVER_TUNNEL_IP}:51821`;
+
+/** Runs `wgjs probe-responder` on the server's tunnel address (it survives server restarts). */
+async function startResponder(ctx: Ctx): Promise<void> {
+  const p = ctx.lab.spawnIn(ctx.nat.server, process.execPath, [WGJS_BIN, 'probe-responder', RESPONDER]);
+  let text = '';
+  p.stdout!.on('data', (d) => (text += d));
+  p.stderr!.on('data', (d) => (text += d));
+  await waitUntil('the probe responder', 10_000, () => {
+    if (p.exitCode !== null) throw new Error(`probe-responder exited: ${text}`);
+    return text.includes('listening') ? true : undefined;
+  }, 50);
+}
+
+interface AdaptiveInfo { interval: number; provenIdle: number; failedIdle: number | null; estimate: number; learning: boolean; echo: boolean; probes: number; answered: number; failed: number }
+
+async function adaptiveOf(dev: WgjsChild): Promise<AdaptiveInfo> {
+  const st = await dev.status();
+  const a = (st.peers[0] as unknown as { adaptive: AdaptiveInfo | null }).adaptive;
+  if (!a) throw new Error('the device peer has no adaptive keepalive');
+  return a;
+}
+
+/** A device peer config with the adaptive keepalive; `learned` skips learning (ms), `echo` uses the responder. */
+export function autoPeer(o: { echo?: boolean; learned?: number; verifyEvery?: number } = {}): Record<string, unknown> {
+  return {
+    persistentKeepalive: 'auto',
+    keepaliveResponder: o.echo === false ? null : RESPONDER,
+    adaptive: { learned: o.learned, verifyEvery: o.verifyEvery ?? 1_800_000 },
+  };
+}
+
+/**
+ * 7. Learning: conntrack UDP timeout `tauS`; the device (adaptive keepalive with the probe
+ * responder) learns the mapping lifetime. Then, after 3 × tauS of idle, the server reaches the
+ * device at once (recoveryMs). Bytes: the whole learning.
+ */
+export function adaptiveLearning(tauS: number): Scenario {
+  return (o) =>
+    runScenario(`adaptive-learning-${tauS}s`, { ...o, devicePeer: { ...autoPeer(), ...o.devicePeer } }, {}, async (ctx) => {
+      await ctx.nat.setUdpTimeouts(tauS);
+      await startResponder(ctx);
+      await ctx.markBytes();
+      const t0 = Date.now();
+      const dev = await connectDevice(ctx, { keepalive: 0 });
+      const bound = (14 * tauS + 90) * 1000;
+      const a = await waitUntil(`the adaptive keepalive to learn a ${tauS} s NAT timeout`, bound, async () => {
+        const x = await adaptiveOf(dev);
+        return x.learning ? undefined : x;
+      }, 250);
+      const learnMs = Date.now() - t0;
+      const learning = await ctx.bytesSinceMark();
+      await sleep(3 * tauS * 1000);
+      const r = await measureRecovery(ctx, { timeoutMs: 3000 });
+      const err = (a.estimate / 1000 - tauS) / tauS;
+      return {
+        recoveryMs: r.recoveryMs,
+        notes: `learned ${(a.estimate / 1000).toFixed(2)} s (${(err * 100).toFixed(1)} %) in ${(learnMs / 1000).toFixed(0)} s ` +
+          `with ${a.probes} probes (${a.failed} unanswered); keepalive every ${(a.interval / 1000).toFixed(2)} s; ` +
+          `after ${3 * tauS} s idle the server's ping took ${r.recoveryMs} ms`,
+        metrics: { tauMs: tauS * 1000, estimateMs: Math.round(a.estimate), errorPct: Math.round(err * 1000) / 10, intervalMs: Math.round(a.interval), probes: a.probes, failed: a.failed, learnMs },
+        bytes: learning,
+      };
+    });
+}
+
+/**
+ * 8. Server restart: the server loses its session (and, having no endpoint configured, cannot
+ * reach the device) while the device keeps its own. `auto`: the adaptive keepalive (lifetime
+ * known, verification every 5 s, passive probes) notices the unanswered probe and handshakes at
+ * once. Stock (keepalive 2 s): keepalives draw no answer, so the device notices nothing until it
+ * rekeys, REKEY_AFTER_TIME after its session began. recoveryMs from the restart.
+ */
+export function serverRestart(auto: boolean, boundMs = 30_000): Scenario {
+  const name = `server-restart-${auto ? 'auto' : 'stock'}`;
+  return (o) =>
+    runScenario(name, { ...o, devicePeer: auto ? autoPeer({ echo: false, learned: 2700, verifyEvery: 5000 }) : undefined }, {}, async (ctx) => {
+      const dev = await connectDevice(ctx, { keepalive: 2 });
+      const n = dev.events.length;
+      await ctx.markBytes();
+      let t0 = 0;
+      const r = await measureRecovery(ctx, {
+        fault: async () => {
+          await ctx.server.restart();
+          t0 = Date.now();
+        },
+        timeoutMs: boundMs,
+      });
+      const hs = dev.events.slice(n).some(isHandshake);
+      return {
+        recoveryMs: r.recoveryMs,
+        notes: `server restarted (session and device endpoint lost); ${auto ? 'adaptive keepalive, verification every 5 s' : 'stock keepalive 2 s'}; ` +
+          (r.recoveryMs === null ? `not recovered in ${boundMs / 1000} s` : `device handshook again: ${hs}`),
+        metrics: { restartMs: t0 ? Date.now() - t0 : null },
+      };
+    });
+}
+
+/**
+ * 9. The captured stuck-rekey state: the server's config names the device's endpoint (router WAN
+ * address, port 51820) and it initiated the session, so the device is the responder and never
+ * rekeys on time. The NAT then moves the device to another public port (conntrack flushed, port
+ * range 40000–40999), and the server restarts: it retries initiations every ~5 s to the stale
+ * endpoint while the device's keepalives, on a session the server lost, are dropped. A stock
+ * pair stays stuck until the device's session expires (REJECT_AFTER_TIME, 180 s). wgjs as the
+ * server re-sends its initiation to the device's new port when it sees that unknown-session
+ * traffic; wgjs as the device (adaptive keepalive) notices the unanswered probe. recoveryMs from
+ * the restart.
+ */
+export function stuckRekey(auto: boolean, boundMs = 30_000): Scenario {
+  const name = `stuck-rekey-${auto ? 'auto' : 'stock'}-device`;
+  return (o) =>
+    runScenario(name, { ...o, serverKnowsDevice: true }, {}, async (ctx) => {
+      const dev = await ctx.startDevice({ keepalive: 0 });
+      // A port forward on the router lets the server initiate: the device is the session's responder.
+      const wan = ctx.nat.wan.a.ifname;
+      const nft = (...args: string[]) => ctx.lab.exec(ctx.nat.router, 'nft', args);
+      await nft('add', 'chain', 'inet', 'wgjs_nat', 'prerouting', '{ type nat hook prerouting priority dstnat; policy accept; }');
+      await nft('add', 'rule', 'inet', 'wgjs_nat', 'prerouting', 'iifname', wan, 'udp', 'dport', String(WG_PORT),
+        'dnat', 'ip', 'to', `${ctx.nat.lan.b.v4}:${WG_PORT}`);
+      const first = await measureRecovery(ctx, { timeoutMs: 10_000 });
+      if (first.recoveryMs === null) throw new Error('the server could not reach the device through its configured endpoint');
+      const ka = auto ? autoPeer({ echo: false, learned: 2700, verifyEvery: 5000 }) : { persistentKeepalive: 2 };
+      dev.send({ cmd: 'peer', config: { publicKey: ctx.serverKey.publicKey, ...ka } });
+      await nextEvent(dev, 0, (e) => e.event === 'peer', 5000);
+      await sleep(3000);
+      const ep0 = await currentEndpoint(ctx);
+      // The NAT rebinds: the forward goes, the device's traffic leaves from another port.
+      await nft('delete', 'chain', 'inet', 'wgjs_nat', 'prerouting');
+      await nft('insert', 'rule', 'inet', 'wgjs_nat', 'postrouting', 'oifname', wan,
+        'udp', 'sport', String(WG_PORT), 'masquerade', 'to', ':40000-40999');
+      await ctx.nat.flushConntrack();
+      await sleep(3000); // the device's keepalives now leave from the new port
+      await ctx.markBytes();
+      let t0 = 0;
+      const r = await measureRecovery(ctx, {
+        fault: async () => {
+          await ctx.server.restart();
+          t0 = Date.now();
+        },
+        timeoutMs: boundMs,
+      });
+      const ep1 = await currentEndpoint(ctx);
+      return {
+        recoveryMs: r.recoveryMs,
+        notes: `device = responder; NAT port ${ep0} → 40000–40999; server restarted with the stale endpoint; ` +
+          `${auto ? 'device: adaptive keepalive (verification every 5 s)' : 'device: stock keepalive 2 s'}; ` +
+          (r.recoveryMs === null ? `still stuck after ${boundMs / 1000} s` : `server endpoint now ${ep1}`),
+        metrics: { restartMs: t0 ? Date.now() - t0 : null },
+      };
+    });
+}
+
+/**
+ * 10. Idle cost, measured against the model: `windowS` of idle with a stock keepalive of 2 s and
+ * with the adaptive keepalive (lifetime 2.7 s known, no verification in the window), counted by
+ * the router's nft counters, next to `dailyCost` for the same policy and window.
+ */
+export function idleCost(auto: boolean, windowS = 40): Scenario {
+  return (o) =>
+    runScenario(`idle-cost-${auto ? 'auto' : 'stock'}`, { ...o, devicePeer: auto ? autoPeer({ echo: false, learned: 2700, verifyEvery: 3_600_000 }) : undefined }, {}, async (ctx) => {
+      const dev = await connectDevice(ctx, { keepalive: 2 });
+      await sleep(500);
+      const st0 = (await dev.status()).peers[0];
+      await ctx.markBytes();
+      await sleep(windowS * 1000);
+      const b = await ctx.bytesSinceMark();
+      const st1 = (await dev.status()).peers[0];
+      const interval = auto ? (await adaptiveOf(dev)).interval / 1000 : 2;
+      return {
+        recoveryMs: null,
+        notes: `${windowS} s idle, keepalive ${auto ? 'auto' : 'stock'} every ${interval.toFixed(2)} s`,
+        metrics: {
+          windowS, intervalS: interval,
+          // The engine's own count of WireGuard bytes sent, for the model comparison.
+          engineTxBytes: st1.txBytes - st0.txBytes, engineRxBytes: st1.rxBytes - st0.rxBytes,
+        },
+        bytes: b,
+      };
+    });
+}
+
+/** Longest first: they set the file's wall time, the others run alongside. */
+export const ADAPTIVE_TAUS = [20, 10, 5, 2] as const;
+
+/** The adaptive-keepalive scenarios run in CI (the stock baselines that take minutes are bench-only). */
+export const ADAPTIVE_SCENARIOS: ReadonlyArray<{ name: string; run: Scenario; servers?: readonly ServerKind[] }> = [
+  ...ADAPTIVE_TAUS.map((t) => ({ name: `adaptive-learning-${t}s`, run: adaptiveLearning(t) })),
+  { name: 'server-restart-auto', run: serverRestart(true) },
+  { name: 'stuck-rekey-auto-device', run: stuckRekey(true) },
+  // A stock device recovers only with wgjs as the server (wireguard-go: stuck up to 180 s).
+  { name: 'stuck-rekey-stock-device', run: stuckRekey(false), servers: ['wgjs'] },
+  { name: 'idle-cost-stock', run: idleCost(false), servers: ['wireguard-go'] },
+  { name: 'idle-cost-auto', run: idleCost(true), servers: ['wireguard-go'] },
+];
 
 /** Every scenario, by name, in running order. */
 export const SCENARIOS: ReadonlyArray<{ name: string; run: Scenario }> = [

@@ -1,0 +1,63 @@
+/**
+ * The NAT lab, adaptive keepalive (issue #5): learning the conntrack UDP timeout (2, 5, 10, 20 s)
+ * with the probe responder, recovery from a server restart and from the captured stuck-rekey
+ * state, and idle byte counts checked against the cost model — against wireguard-go and `wgjs up`.
+ * The scenarios are in lab/nat-scenarios.ts; tests run concurrently, each in its own namespaces.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { dailyCost } from '@wgjs/core';
+import { Lab, requireTools } from './lab/netns.js';
+import { ADAPTIVE_SCENARIOS, SERVER_KINDS, NAT_TIMEOUT_S, resultsTable, type ScenarioResult } from './lab/nat-scenarios.js';
+
+const skip = requireTools('wireguard-go', 'wg', 'nft', 'conntrack', 'ping');
+if (skip) console.warn(`[nat-lab-adaptive.test] skipping: ${skip}`);
+
+/** Per-scenario checks. */
+function check(r: ScenarioResult): void {
+  if (r.name.startsWith('adaptive-learning-')) {
+    // ±10 % in at most two probe cycles (doubling, then bisection), bounded probe count.
+    expect(Math.abs(r.metrics.errorPct!), r.notes).toBeLessThanOrEqual(10);
+    expect(r.metrics.intervalMs!).toBeLessThan(r.metrics.tauMs!);
+    expect(r.metrics.probes!).toBeLessThanOrEqual(Math.ceil(Math.log2(r.metrics.tauMs! / 2000)) + 5);
+    expect(r.recoveryMs, 'the server could not reach the idle device').not.toBeNull();
+    expect(r.recoveryMs!).toBeLessThan(1000);
+  } else if (r.name === 'server-restart-auto') {
+    // One verification period (5 s) + the probe's wait (KEEPALIVE_TIMEOUT + 1 s) + a handshake.
+    expect(r.recoveryMs, r.notes).not.toBeNull();
+    expect(r.recoveryMs!).toBeLessThan(5000 + 11_000 + 3000);
+  } else if (r.name.startsWith('stuck-rekey-')) {
+    expect(r.recoveryMs, r.notes).not.toBeNull();
+    expect(r.recoveryMs!).toBeLessThan(25_000);
+  } else if (r.name.startsWith('idle-cost-')) {
+    // The router's count matches the cost model for the same policy and window (±2 keepalives).
+    const w = r.metrics.windowS!;
+    const model = dailyCost({ keepalive: r.metrics.intervalS!, natTimeout: NAT_TIMEOUT_S, seconds: w, rtt: 0, refreshOnReceive: !r.name.endsWith('auto') });
+    // The model's period starts with a handshake (initiation 176 + confirmation 60 up, response 120 down).
+    const modelUp = model.upBytes - 176 - 60;
+    expect(Math.abs(r.upBytes - modelUp), `${r.notes}: measured ${r.upBytes} B up, model ${modelUp}`).toBeLessThanOrEqual(120);
+    // Nothing comes back to an idle device: keepalives draw no answer.
+    expect(r.downBytes).toBe(model.downBytes - 120);
+  }
+}
+
+const results: ScenarioResult[] = [];
+afterAll(() => {
+  if (results.length > 0) console.log(`\nNAT lab (adaptive keepalive) results:\n${resultsTable(results)}\n`);
+});
+
+describe.skipIf(skip !== null).concurrent('NAT lab: adaptive keepalive', () => {
+  for (const s of ADAPTIVE_SCENARIOS) {
+    for (const server of s.servers ?? SERVER_KINDS) {
+      it(`${s.name} against ${server}`, { timeout: 400_000 }, async () => {
+        const lab = new Lab();
+        try {
+          const r = await s.run({ server, lab });
+          results.push(r);
+          check(r);
+        } finally {
+          await lab.cleanup();
+        }
+      });
+    }
+  }
+});
