@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requireTools } from '../../node-tun/test/lab/netns.js';
 import {
-  ADAPTIVE_SCENARIOS, NAT_TIMEOUT_S, PROBE_INTERVAL_MS, SCENARIOS, SERVER_KINDS, deviceReboot, resultsTable, serverRestart, stuckRekey,
+  ADAPTIVE_SCENARIOS, NAT_TIMEOUT_S, PROBE_INTERVAL_MS, SCENARIOS, SERVER_KINDS, deviceReboot, resultsTable, serverRestart, sleepAndWake, stuckRekey,
   type Scenario, type ScenarioResult, type ServerKind,
 } from '../../node-tun/test/lab/nat-scenarios.js';
 import { dailyCost } from '@wgjs/core';
@@ -30,6 +30,7 @@ ALL.splice(ALL.findIndex((s) => s.name === 'device-reboot-no-persist') + 1, 0, {
   name: 'device-reboot-no-persist-25s',
   run: deviceReboot(false, 25_000),
 });
+ALL.push({ name: 'sleep-and-wake-125s', run: sleepAndWake(125) });
 ALL.splice(ALL.findIndex((s) => s.name === 'server-restart-auto') + 1, 0, { name: 'server-restart-stock', run: serverRestart(false, 150_000) });
 ALL.splice(ALL.findIndex((s) => s.name === 'stuck-rekey-stock-device'), 1, { name: 'stuck-rekey-stock-device', run: stuckRekey(false, 200_000) });
 

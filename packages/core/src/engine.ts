@@ -1094,12 +1094,17 @@ export class Engine {
    * Returns 0 if sent or staged, otherwise the `Drop` reason it was dropped for (also counted).
    */
   sendPacket(now: number, buf: Uint8Array, off: number, len: number): number {
-    let peer: number;
-    if (len >= 20 && (buf[off] >> 4) === 4) peer = this.allowedIPs.lookup(buf, off + 16, 4);
-    else if (len >= 40 && (buf[off] >> 4) === 6) peer = this.allowedIPs.lookup(buf, off + 24, 6);
-    else return this.drop(Drop.BAD_INNER_PACKET);
+    const peer = this.routeOf(buf, off, len);
+    if (peer === -2) return this.drop(Drop.BAD_INNER_PACKET);
     if (peer < 0) return this.drop(Drop.NO_ROUTE);
     return this.sendToPeer(now, peer, buf, off, len);
+  }
+
+  /** The peer an inner packet would be sent to (cryptokey routing): -1 if none, -2 if not IP. */
+  routeOf(buf: Uint8Array, off: number, len: number): number {
+    if (len >= 20 && (buf[off] >> 4) === 4) return this.allowedIPs.lookup(buf, off + 16, 4);
+    if (len >= 40 && (buf[off] >> 4) === 6) return this.allowedIPs.lookup(buf, off + 24, 6);
+    return -2;
   }
 
   /** Sends an inner packet to a given peer, bypassing the routing lookup. Same result as sendPacket. */

@@ -15,7 +15,7 @@ import net from 'node:net';
 import { EventEmitter } from 'node:events';
 import { randomFillSync } from 'node:crypto';
 import {
-  Engine, DROP_NAMES, EVENT_HANDSHAKE_COMPLETE, EVENT_ENDPOINT_CHANGED, EVENT_HANDSHAKE_GAVE_UP, EVENT_HANDSHAKE_INITIATED,
+  Engine, Drop, DROP_NAMES, EVENT_HANDSHAKE_COMPLETE, EVENT_ENDPOINT_CHANGED, EVENT_HANDSHAKE_GAVE_UP, EVENT_HANDSHAKE_INITIATED,
   formatKey, parseKey, parseCidr, formatIp, wgError, createPortableProvider,
   type CryptoProvider, type EngineSink, type PeerStatus, type AdaptiveKeepaliveOptions, type PeerUpdate,
 } from '@wgjs/core';
@@ -341,6 +341,28 @@ export class WgDevice extends EventEmitter {
     const len = writeUdp(this.out, 0, d.family, this.source(d.family), srcPort, d.ip, dstPort, payload, 0, payload.length);
     if (len < 0) throw wgError('EMSGSIZE', `UDP payload of ${payload.length} bytes does not fit the MTU of ${this.engine.mtu}`);
     return this.send(this.out.subarray(0, len));
+  }
+
+  /**
+   * Report and sleep: sends one UDP datagram like `sendUdp` with the fewest packets (alone on a
+   * young session, else one handshake with it as the confirmation) and puts the peer to sleep
+   * once it has left: no keepalive, rekey or retry until the next send (see Engine.report).
+   */
+  reportUdp(dst: string, dstPort: number, payload: Uint8Array, srcPort = dstPort): 0 | string {
+    const d = parseCidr(dst);
+    const len = writeUdp(this.out, 0, d.family, this.source(d.family), srcPort, d.ip, dstPort, payload, 0, payload.length);
+    if (len < 0) throw wgError('EMSGSIZE', `UDP payload of ${payload.length} bytes does not fit the MTU of ${this.engine.mtu}`);
+    const peer = this.engine.routeOf(this.out, 0, len);
+    if (peer < 0) return DROP_NAMES[Drop.NO_ROUTE];
+    const r = this.engine.report(performance.now(), peer, this.out, 0, len);
+    this.schedule();
+    return r === 0 ? 0 : DROP_NAMES[r];
+  }
+
+  /** Puts a peer to sleep (see `reportUdp`): nothing is sent to it until the next send. */
+  sleepPeer(publicKey: string | Uint8Array): void {
+    this.engine.sleepPeer(this.peerId(publicKey));
+    this.schedule();
   }
 
   /** Sends an ICMP echo request to `dst`; the reply arrives as a 'pong' event. */

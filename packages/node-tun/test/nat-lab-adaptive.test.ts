@@ -28,6 +28,14 @@ function check(r: ScenarioResult): void {
   } else if (r.name.startsWith('stuck-rekey-')) {
     expect(r.recoveryMs, r.notes).not.toBeNull();
     expect(r.recoveryMs!).toBeLessThan(25_000);
+  } else if (r.name.startsWith('sleep-and-wake-')) {
+    // The 13-byte report: 28 + 13 inner bytes padded to 48, + 32 → 80, + 28 outer = 108 B; after a
+    // sleep past REKEY_AFTER_TIME − KEEPALIVE_TIMEOUT an initiation (176 B) and its response (120 B) too.
+    const long = r.name !== 'sleep-and-wake-5s';
+    expect(r.metrics.reportUp, r.notes).toBe(long ? 176 + 108 : 108);
+    expect(r.metrics.reportDown).toBe(long ? 120 : 0);
+    expect(r.metrics.afterUp, 'the device sent something after its report').toBe(0);
+    expect(r.metrics.asleep).toBe(1);
   } else if (r.name.startsWith('idle-cost-')) {
     // The router's count matches the cost model for the same policy and window (±2 keepalives).
     const w = r.metrics.windowS!;

@@ -786,6 +786,40 @@ export function idleCost(auto: boolean, windowS = 40): Scenario {
 }
 
 /** Longest first: they set the file's wall time, the others run alongside. */
+/**
+ * 11. Sleep and wake: the device (no keepalive) is put to sleep, its NAT mapping expires, and after
+ * `sleepS` it reports one datagram (`reportUdp`): after a short sleep the session is still young
+ * and the report goes alone; after more than REKEY_AFTER_TIME − KEEPALIVE_TIMEOUT (110 s) it is one
+ * handshake with the report as its confirmation. Nothing else is sent in the 8 s after it.
+ * recoveryMs: from the report to its arrival at the server's UDP socket.
+ */
+export function sleepAndWake(sleepS: number): Scenario {
+  return (o) =>
+    runScenario(`sleep-and-wake-${sleepS}s`, o, {}, async (ctx) => {
+      const dev = await connectDevice(ctx, { keepalive: 0 });
+      const rx = await ctx.lab.udpReceiver(ctx.nat.server, 5555, { host: SERVER_TUNNEL_IP });
+      dev.send({ cmd: 'sleep', peer: ctx.serverKey.publicKey });
+      await sleep(sleepS * 1000);
+      await ctx.markBytes();
+      const t0 = Date.now();
+      dev.send({ cmd: 'report', dst: SERVER_TUNNEL_IP, port: 5555, data: 'reading 21.5C' });
+      await rx.waitFor(1, 10_000);
+      const recoveryMs = Date.now() - t0;
+      const atReport = await ctx.bytesSinceMark();
+      await sleep(8000);
+      const after = await ctx.bytesSinceMark();
+      await rx.close();
+      const st = (await dev.status()).peers[0] as unknown as { asleep: boolean };
+      return {
+        recoveryMs,
+        notes: `asleep ${sleepS} s (mapping expired); report: ${atReport.up} B up, ${atReport.down} B down; ` +
+          `${after.up - atReport.up} B up in the 8 s after; asleep again: ${st.asleep}`,
+        metrics: { reportUp: atReport.up, reportDown: atReport.down, afterUp: after.up - atReport.up, asleep: st.asleep ? 1 : 0 },
+        bytes: after,
+      };
+    });
+}
+
 export const ADAPTIVE_TAUS = [20, 10, 5, 2] as const;
 
 /** The adaptive-keepalive scenarios run in CI (the stock baselines that take minutes are bench-only). */
@@ -797,6 +831,7 @@ export const ADAPTIVE_SCENARIOS: ReadonlyArray<{ name: string; run: Scenario; se
   { name: 'stuck-rekey-stock-device', run: stuckRekey(false), servers: ['wgjs'] },
   { name: 'idle-cost-stock', run: idleCost(false), servers: ['wireguard-go'] },
   { name: 'idle-cost-auto', run: idleCost(true), servers: ['wireguard-go'] },
+  { name: 'sleep-and-wake-5s', run: sleepAndWake(5) },
 ];
 
 /** Every scenario, by name, in running order. */

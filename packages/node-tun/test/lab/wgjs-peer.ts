@@ -4,7 +4,8 @@
  * commands on stdin, events on stdout. Used by the interop tests against wireguard-go.
  *
  * Commands: {"cmd":"ping","dst":ip,"count":n}, {"cmd":"udp","dst":ip,"port":n,"data":text},
- * {"cmd":"connect","peer":pub}, {"cmd":"peer","config":{...}} (add/update a peer), {"cmd":"rebind","peer":pub,"newPort":bool} (the path changed:
+ * {"cmd":"connect","peer":pub}, {"cmd":"peer","config":{...}} (add/update a peer),
+ * {"cmd":"report","dst":ip,"port":n,"data":text} (report and sleep), {"cmd":"sleep","peer":pub}, {"cmd":"rebind","peer":pub,"newPort":bool} (the path changed:
  * optionally a new UDP socket, then a handshake at once, past the one-per-REKEY_TIMEOUT limit),
  * {"cmd":"status"}, {"cmd":"quit"}.
  * Events: ready, handshake, pong, udp, status, error.
@@ -71,6 +72,11 @@ async function main(): Promise<void> {
         dev.connect(c.peer!, true);
         out({ event: 'rebound', port: dev.listenPort });
       }, (e: Error) => out({ event: 'error', message: e.message }));
+    } else if (c.cmd === 'report') {
+      out({ event: 'reported', result: dev.reportUdp(c.dst!, c.port!, Buffer.from(c.data ?? ''), c.port!) });
+    } else if (c.cmd === 'sleep') {
+      dev.sleepPeer(c.peer!);
+      out({ event: 'asleep' });
     } else if (c.cmd === 'peer') {
       // Add or update a peer (e.g. turn its keepalive on later).
       void dev.addPeer((c as unknown as { config: DevicePeerConfig }).config).then(
