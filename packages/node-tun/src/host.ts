@@ -10,7 +10,7 @@
  * the steps already done.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, unlinkSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, unlinkSync, chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { promisify } from 'node:util';
 import { formatIp, parseCidr, wgError } from '@wgjs/core';
@@ -26,6 +26,18 @@ const run = promisify(execFile);
 
 /** Where the wgjs control sockets live (one per interface, mode 0600). */
 export const CONTROL_DIR = '/var/run/wgjs';
+/** What survives a restart: the adaptive keepalive's learned NAT lifetimes (`<iface>.json`). */
+export const STATE_DIR = process.env.WGJS_STATE_DIR ?? '/var/lib/wgjs';
+
+/** Learned NAT mapping lifetimes (ms) by peer public key, from the last run of `iface`. */
+function readLearned(iface: string): Record<string, number> {
+  try {
+    const j = JSON.parse(readFileSync(`${STATE_DIR}/${iface}.json`, 'utf8')) as { keepalive?: Record<string, number> };
+    return j && typeof j.keepalive === 'object' && j.keepalive !== null ? j.keepalive : {};
+  } catch {
+    return {};
+  }
+}
 
 export function controlSocketPath(iface: string): string {
   return `${CONTROL_DIR}/${iface}.sock`;
@@ -142,6 +154,7 @@ export class HostInterface {
         mtu,
         maxPeers: Math.max(16, config.peers.length * 2),
       });
+      const learned = readLearned(name);
       for (const p of config.peers) {
         await device.addPeer({
           publicKey: p.publicKey,
@@ -150,6 +163,7 @@ export class HostInterface {
           endpoint: p.endpoint ?? null,
           persistentKeepalive: p.persistentKeepalive,
           keepaliveResponder: p.keepaliveResponder,
+          adaptive: learned[p.publicKey] > 0 ? { learned: learned[p.publicKey] } : undefined,
           keepaliveSource: p.keepaliveResponder === null ? null : keepaliveSource(config.interface.addresses, p.keepaliveResponder),
         });
       }
@@ -282,6 +296,21 @@ export class HostInterface {
   }
 
   /** Takes the interface down (idempotent): hooks, routes, sockets, TUN, keys. */
+  /** Persists the adaptive keepalive's learned lifetimes, so the next `up` need not relearn them. */
+  private saveLearned(): void {
+    const keepalive: Record<string, number> = {};
+    for (const p of this.device.status().peers) {
+      if (p.adaptive && !p.adaptive.learning && p.adaptive.provenIdle > 0) keepalive[p.publicKey] = Math.round(p.adaptive.provenIdle);
+    }
+    if (Object.keys(keepalive).length === 0) return;
+    try {
+      mkdirSync(STATE_DIR, { recursive: true, mode: 0o755 });
+      writeFileSync(`${STATE_DIR}/${this.name}.json`, JSON.stringify({ keepalive }) + '\n');
+    } catch (e) {
+      this.log?.(`[!] cannot save the learned keepalive to ${STATE_DIR}: ${(e as Error).message}`);
+    }
+  }
+
   down(): Promise<void> {
     if (this.stopping) return this.stopping;
     this.stopping = (async () => {
@@ -292,6 +321,7 @@ export class HostInterface {
         await ip(del, this.log).catch(() => undefined);
       }
       this.uapi?.close();
+      this.saveLearned();
       if (this.control) {
         this.control.close();
         try {

@@ -6,7 +6,7 @@
  * nothing behind.
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { exec, genKeyPair, genPresharedKey, Lab, parseWgDump, requireTools, waitUntil, which } from './lab/netns.js';
@@ -167,6 +167,33 @@ describe.skipIf(skip !== null)('wgjs ↔ wgjs in namespaces', () => {
     expect(await iperf(b, a, 'fd98::1', false)).toBeGreaterThan(1e6);
     await wgjsDown(ua);
     await wgjsDown(ub);
+  });
+});
+
+describe.skipIf(skip !== null)('PersistentKeepalive = auto on a TUN interface', () => {
+  it('starts from the NAT lifetime learned by the last run (state file), shows it, and saves it again at down', async () => {
+    const ns = await lab.addNamespace();
+    const name = ifname();
+    const [me, peer] = await Promise.all([genKeyPair(), genKeyPair()]);
+    const stateDir = `${lab.tmpDir}/state`;
+    mkdirSync(stateDir, { recursive: true });
+    writeFileSync(`${stateDir}/${name}.json`, JSON.stringify({ keepalive: { [peer.publicKey]: 20_000 } }));
+    const conf = `[Interface]\nPrivateKey = ${me.privateKey}\nListenPort = 51831\nAddress = 10.96.0.1/24\n` +
+      `\n[Peer]\nPublicKey = ${peer.publicKey}\nAllowedIPs = 10.96.0.2/32\nEndpoint = 127.0.0.1:9\nPersistentKeepalive = auto\n`;
+    const file = lab.writeTemp(`${name}.conf`, conf);
+    const proc = lab.spawnIn(ns, process.execPath, [bin, 'up', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WGJS_STATE_DIR: stateDir } });
+    let out = '';
+    proc.stdout!.on('data', (d) => (out += d));
+    proc.stderr!.on('data', (d) => (out += d));
+    await waitUntil(`wgjs up ${name}`, 15_000, () => (out.includes(`[+] ${name} is up`) ? true : proc.exitCode !== null ? (() => { throw new Error(out); })() : undefined));
+    const shown = (await exec(ns, process.execPath, [bin, 'show', name])).stdout;
+    expect(shown).toContain('persistent keepalive: auto, every 18.0 seconds (NAT mapping lifetime ≈ 20.0 s');
+    const dump = parseWgDump((await exec(ns, 'wg', ['show', name, 'dump'])).stdout);
+    expect(dump.peers[0]!.persistentKeepalive).toBe(18);
+    rmSync(`${stateDir}/${name}.json`);
+    await exec(ns, process.execPath, [bin, 'down', name]);
+    await waitUntil(`${name} gone`, 10_000, () => (proc.exitCode !== null ? true : undefined));
+    expect(JSON.parse(readFileSync(`${stateDir}/${name}.json`, 'utf8'))).toEqual({ keepalive: { [peer.publicKey]: 20_000 } });
   });
 });
 
