@@ -44,6 +44,12 @@ export interface DeviceOptions {
    * ({@link WgDevice.saveTimestamp}) and restore it after a reboot, or peers reject its handshakes.
    */
   wallTime?: () => number;
+  /**
+   * Runs the engine's clock this many times faster than real time (default 1), so every protocol
+   * timer (REKEY_TIMEOUT, KEEPALIVE_TIMEOUT, REKEY_AFTER_TIME, keepalives…) shrinks by the same
+   * factor: for labs that compress minutes of NAT behaviour into seconds. Both peers must use it.
+   */
+  timeScale?: number;
 }
 
 export interface DevicePeerConfig {
@@ -116,6 +122,7 @@ export class WgDevice extends EventEmitter {
   private answerPings: boolean;
   private out: Uint8Array;
   private hostnames = new Map<number, string>();
+  private timeScale: number;
   private bindAddress: string | undefined;
   listenPort = 0;
 
@@ -124,6 +131,9 @@ export class WgDevice extends EventEmitter {
     this.udp = udp;
     this.answerPings = opts.answerPings ?? true;
     this.bindAddress = opts.bindAddress;
+    const ts = opts.timeScale ?? 1;
+    if (!(ts > 0 && ts <= 1000)) throw wgError('EINVAL', `timeScale must be a number in (0, 1000], got ${ts}`);
+    this.timeScale = ts;
     const key = typeof opts.privateKey === 'string' ? parseKey(opts.privateKey, 'private key') : opts.privateKey;
     for (const a of opts.address ?? []) {
       const c = parseCidr(a);
@@ -161,7 +171,7 @@ export class WgDevice extends EventEmitter {
   private attachSocket(udp: UdpTransport): void {
     udp.onDatagram((buf, off, len, endpoint) => {
       if (this.closed || udp !== this.udp) return;
-      this.engine.receive(performance.now(), buf, off, len, endpoint);
+      this.engine.receive(this.now(), buf, off, len, endpoint);
       this.schedule();
     });
   }
@@ -183,7 +193,7 @@ export class WgDevice extends EventEmitter {
     const engine = this.engine;
     tun.onPackets((slab, offsets, lengths, count) => {
       if (this.closed) return;
-      const now = performance.now();
+      const now = this.now();
       const udp = this.udp;
       // One sendmmsg for the whole batch.
       udp.cork();
@@ -270,7 +280,7 @@ export class WgDevice extends EventEmitter {
     else this.engine.updatePeer(id, update);
     if (cfg.endpoint && !net.isIP(splitHostPort(cfg.endpoint).host)) this.hostnames.set(id, cfg.endpoint);
     else this.hostnames.delete(id);
-    if (endpoint && (fixed ?? 0) > 0) this.engine.connect(performance.now(), id);
+    if (endpoint && (fixed ?? 0) > 0) this.engine.connect(this.now(), id);
     this.schedule();
   }
 
@@ -298,7 +308,7 @@ export class WgDevice extends EventEmitter {
    * application knows the path changed (a new local address, a modem re-attach).
    */
   connect(publicKey: string | Uint8Array, force = false): void {
-    this.engine.connect(performance.now(), this.peerId(publicKey), force);
+    this.engine.connect(this.now(), this.peerId(publicKey), force);
     this.schedule();
   }
 
@@ -324,7 +334,7 @@ export class WgDevice extends EventEmitter {
    * queued for a handshake, otherwise the drop reason's name.
    */
   send(packet: Uint8Array): 0 | string {
-    const r = this.engine.sendPacket(performance.now(), packet, 0, packet.length);
+    const r = this.engine.sendPacket(this.now(), packet, 0, packet.length);
     this.schedule();
     return r === 0 ? 0 : DROP_NAMES[r];
   }
@@ -354,7 +364,7 @@ export class WgDevice extends EventEmitter {
     if (len < 0) throw wgError('EMSGSIZE', `UDP payload of ${payload.length} bytes does not fit the MTU of ${this.engine.mtu}`);
     const peer = this.engine.routeOf(this.out, 0, len);
     if (peer < 0) return DROP_NAMES[Drop.NO_ROUTE];
-    const r = this.engine.report(performance.now(), peer, this.out, 0, len);
+    const r = this.engine.report(this.now(), peer, this.out, 0, len);
     this.schedule();
     return r === 0 ? 0 : DROP_NAMES[r];
   }
@@ -396,7 +406,7 @@ export class WgDevice extends EventEmitter {
       const r = echoInfo;
       if (kind === ECHO_REQUEST && this.answerPings) {
         const n = answerEcho(buf, off, len, this.out, 0);
-        if (n > 0) this.engine.sendToPeer(performance.now(), peer, this.out, 0, n);
+        if (n > 0) this.engine.sendToPeer(this.now(), peer, this.out, 0, n);
       } else if (kind === ECHO_REPLY) {
         this.emit('pong', { src: formatIp(buf, off + (family === 4 ? 12 : 8), family), id: r.id, seq: r.seq });
       }
@@ -426,6 +436,11 @@ export class WgDevice extends EventEmitter {
    * Arms one Node timer for the engine's next deadline. Called after every engine call made
    * here; call it yourself after changing `engine` directly (as the UAPI adapter does).
    */
+  /** The engine's clock: monotonic ms, `timeScale` times real time. */
+  now(): number {
+    return performance.now() * this.timeScale;
+  }
+
   schedule(): void {
     if (this.closed) return;
     const at = this.engine.nextDeadline();
@@ -438,9 +453,9 @@ export class WgDevice extends EventEmitter {
       this.timer = null;
       this.timerAt = Infinity;
       if (this.closed) return;
-      this.engine.tick(performance.now());
+      this.engine.tick(this.now());
       this.schedule();
-    }, Math.max(0, Math.ceil(at - performance.now())));
+    }, Math.max(0, Math.ceil((at - this.now()) / this.timeScale)));
     this.timer.unref?.();
   }
 

@@ -153,6 +153,8 @@ export class HostInterface {
         listenPort: config.interface.listenPort ?? 0,
         mtu,
         maxPeers: Math.max(16, config.peers.length * 2),
+        // For labs only: every protocol timer runs this many times faster (both peers must agree).
+        timeScale: process.env.WGJS_TIME_SCALE ? Number(process.env.WGJS_TIME_SCALE) : undefined,
       });
       const learned = readLearned(name);
       for (const p of config.peers) {

@@ -130,7 +130,7 @@ export class WgDeviceUapi implements UapiTarget {
         persistentKeepalive: p.persistentKeepalive, allowedIPs: p.allowedIPs,
       });
     }
-    const now = performance.now();
+    const now = dev.now();
     for (const k of plan.keepalive) {
       const id = e.findPeer(k);
       // As wireguard-go's SendKeepalive: a keepalive now, or a handshake first if no session.

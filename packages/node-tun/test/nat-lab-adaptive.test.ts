@@ -25,6 +25,12 @@ function check(r: ScenarioResult): void {
     // One verification period (5 s) + the probe's wait (KEEPALIVE_TIMEOUT + 1 s) + a handshake.
     expect(r.recoveryMs, r.notes).not.toBeNull();
     expect(r.recoveryMs!).toBeLessThan(5000 + 11_000 + 3000);
+  } else if (r.name === 'server-restart-stock-scaled-10x') {
+    // A stock device notices nothing until its own rekey: REKEY_AFTER_TIME after its session
+    // began (12 s at 10×) plus up to one keepalive interval (2.5 s); not before ~half of that.
+    expect(r.recoveryMs, r.notes).not.toBeNull();
+    expect(r.recoveryMs!).toBeGreaterThan(4000);
+    expect(r.recoveryMs!).toBeLessThan(12_000 + 2500 + 2000);
   } else if (r.name.startsWith('stuck-rekey-')) {
     expect(r.recoveryMs, r.notes).not.toBeNull();
     expect(r.recoveryMs!).toBeLessThan(25_000);

@@ -60,6 +60,8 @@ export interface ScenarioOptions {
   server: ServerKind;
   /** The server's config names the device's endpoint: the router's WAN address, port 51820. */
   serverKnowsDevice?: boolean;
+  /** Both wgjs peers run their protocol timers this many times faster (wgjs server only). */
+  timeScale?: number;
   /** Build in this lab (the caller cleans it up); default: a private lab, cleaned up before returning. */
   lab?: Lab;
   /** Merged into the device's peer config, e.g. `{ persistentKeepalive: 'auto' }`. */
@@ -144,7 +146,7 @@ async function startWireguardGoServer(lab: Lab, ns: string, key: KeyPair, peer: 
   };
 }
 
-async function startWgjsServer(lab: Lab, ns: string, key: KeyPair, peer: ServerPeer): Promise<Server> {
+async function startWgjsServer(lab: Lab, ns: string, key: KeyPair, peer: ServerPeer, timeScale?: number): Promise<Server> {
   const start = async (): Promise<{ name: string; proc: ChildProcess; out: () => string }> => {
     const name = `wn${process.pid % 100000}x${wgjsIfCounter++}`;
     const conf =
@@ -152,7 +154,9 @@ async function startWgjsServer(lab: Lab, ns: string, key: KeyPair, peer: ServerP
       `[Peer]\nPublicKey = ${peer.publicKey}\nAllowedIPs = ${DEVICE_TUNNEL_IP}/32\n` +
       (peer.endpoint ? `Endpoint = ${peer.endpoint}\n` : '');
     const file = lab.writeTemp(`${name}.conf`, conf);
-    const proc = lab.spawnIn(ns, process.execPath, [WGJS_BIN, 'up', file]);
+    const proc = lab.spawnIn(ns, process.execPath, [WGJS_BIN, 'up', file], {
+      env: { ...process.env, ...(timeScale ? { WGJS_TIME_SCALE: String(timeScale) } : {}) },
+    });
     let text = '';
     proc.stdout!.on('data', (d) => (text += d));
     proc.stderr!.on('data', (d) => (text += d));
@@ -242,11 +246,11 @@ async function setup(lab: Lab, o: ScenarioOptions, topo: NatTopologyOptions): Pr
   await nat.addCounter('probe_up', 'up', `udp length ${PROBE_UDP_LEN}`);
   await nat.addCounter('probe_down', 'down', `udp length ${PROBE_UDP_LEN}`);
   const [serverKey, deviceKey] = await Promise.all([genKeyPair(), genKeyPair()]);
-  const start = o.server === 'wgjs' ? startWgjsServer : startWireguardGoServer;
-  const server = await start(lab, nat.server, serverKey, {
-    publicKey: deviceKey.publicKey,
-    endpoint: o.serverKnowsDevice ? `${nat.wan.a.v4}:${WG_PORT}` : undefined,
-  });
+  if (o.timeScale && o.server !== 'wgjs') throw new Error('timeScale needs wgjs as the server (wireguard-go cannot scale its timers)');
+  const serverPeer = { publicKey: deviceKey.publicKey, endpoint: o.serverKnowsDevice ? `${nat.wan.a.v4}:${WG_PORT}` : undefined };
+  const server = o.server === 'wgjs'
+    ? await startWgjsServer(lab, nat.server, serverKey, serverPeer, o.timeScale)
+    : await startWireguardGoServer(lab, nat.server, serverKey, serverPeer);
   const snapshot = async (): Promise<Bytes> => {
     const c = await nat.counters();
     const get = (n: string): number => c[n]?.bytes ?? 0;
@@ -276,6 +280,7 @@ async function setup(lab: Lab, o: ScenarioOptions, topo: NatTopologyOptions): Pr
         address: [`${DEVICE_TUNNEL_IP}/32`],
         peers: [peer],
         clockStartMs: d.clockStartMs,
+        timeScale: o.timeScale,
         timestampFile: d.timestampFile,
         restoreTimestamp: d.restoreTimestamp,
       });
@@ -676,11 +681,11 @@ export function adaptiveLearning(tauS: number): Scenario {
  * once. Stock (keepalive 2 s): keepalives draw no answer, so the device notices nothing until it
  * rekeys, REKEY_AFTER_TIME after its session began. recoveryMs from the restart.
  */
-export function serverRestart(auto: boolean, boundMs = 30_000): Scenario {
-  const name = `server-restart-${auto ? 'auto' : 'stock'}`;
+export function serverRestart(auto: boolean, boundMs = 30_000, keepaliveS = 2): Scenario {
   return (o) =>
-    runScenario(name, { ...o, devicePeer: auto ? autoPeer({ echo: false, learned: 2700, verifyEvery: 5000 }) : undefined }, {}, async (ctx) => {
-      const dev = await connectDevice(ctx, { keepalive: 2 });
+    runScenario(`server-restart-${auto ? 'auto' : 'stock'}${o.timeScale ? `-scaled-${o.timeScale}x` : ''}`,
+      { ...o, devicePeer: auto ? autoPeer({ echo: false, learned: 2700, verifyEvery: 5000 }) : undefined }, {}, async (ctx) => {
+      const dev = await connectDevice(ctx, { keepalive: keepaliveS });
       const n = dev.events.length;
       await ctx.markBytes();
       let t0 = 0;
@@ -694,7 +699,8 @@ export function serverRestart(auto: boolean, boundMs = 30_000): Scenario {
       const hs = dev.events.slice(n).some(isHandshake);
       return {
         recoveryMs: r.recoveryMs,
-        notes: `server restarted (session and device endpoint lost); ${auto ? 'adaptive keepalive, verification every 5 s' : 'stock keepalive 2 s'}; ` +
+        notes: `server restarted (session and device endpoint lost); ${auto ? 'adaptive keepalive, verification every 5 s' : `stock keepalive ${keepaliveS} s`}; ` +
+          (o.timeScale ? `timers ${o.timeScale}× faster on both peers (REKEY_AFTER_TIME = ${120 / o.timeScale} s); ` : '') +
           (r.recoveryMs === null ? `not recovered in ${boundMs / 1000} s` : `device handshook again: ${hs}`),
         metrics: { restartMs: t0 ? Date.now() - t0 : null },
       };
@@ -826,6 +832,9 @@ export const ADAPTIVE_TAUS = [20, 10, 5, 2] as const;
 export const ADAPTIVE_SCENARIOS: ReadonlyArray<{ name: string; run: Scenario; servers?: readonly ServerKind[] }> = [
   ...ADAPTIVE_TAUS.map((t) => ({ name: `adaptive-learning-${t}s`, run: adaptiveLearning(t) })),
   { name: 'server-restart-auto', run: serverRestart(true) },
+  // The stock recovery (the device's next rekey) with both wgjs peers' timers 10× faster: a stock
+  // 25 s keepalive is 2.5 s here, REKEY_AFTER_TIME 12 s.
+  { name: 'server-restart-stock-scaled-10x', run: (o) => serverRestart(false, 30_000, 25)({ ...o, timeScale: 10 }), servers: ['wgjs'] },
   { name: 'stuck-rekey-auto-device', run: stuckRekey(true) },
   // A stock device recovers only with wgjs as the server (wireguard-go: stuck up to 180 s).
   { name: 'stuck-rekey-stock-device', run: stuckRekey(false), servers: ['wgjs'] },

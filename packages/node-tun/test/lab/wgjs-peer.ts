@@ -28,6 +28,7 @@ interface Config {
   clockStartMs?: number;
   timestampFile?: string;
   restoreTimestamp?: boolean;
+  timeScale?: number;
 }
 
 const out = (o: object): void => {
@@ -38,7 +39,7 @@ async function main(): Promise<void> {
   const cfg = JSON.parse(process.argv[2]) as Config;
   const start = cfg.clockStartMs;
   const wallTime = start === undefined ? undefined : () => start + performance.now();
-  const dev = await WgDevice.create({ privateKey: cfg.privateKey, listenPort: cfg.listenPort, bindAddress: cfg.bindAddress, address: cfg.address, wallTime });
+  const dev = await WgDevice.create({ privateKey: cfg.privateKey, listenPort: cfg.listenPort, bindAddress: cfg.bindAddress, address: cfg.address, wallTime, timeScale: cfg.timeScale });
   const tsFile = cfg.timestampFile;
   if (tsFile && cfg.restoreTimestamp !== false && existsSync(tsFile)) dev.restoreTimestamp(readFileSync(tsFile));
   // Registered before addPeer, which may already start a handshake.
