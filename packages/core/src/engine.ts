@@ -122,6 +122,9 @@ const HS_FLAG = 0x40000000;
 /** The kernel accepts at most this many initiations per second from one peer. */
 const INITIATIONS_PER_SECOND = 50;
 
+/** An initiation unanswered this long (ms) makes unknown-session data from its host a rebind hint. */
+const REBIND_AFTER = 1000;
+
 /** Highest counter we accept: beyond 2^53 doubles lose precision (and no real peer gets there). */
 const MAX_COUNTER_HI = 0x200000;
 
@@ -1539,7 +1542,9 @@ export class Engine {
       this.lastRebindScan = now;
       for (let i = 0; i < this.maxPeers; i++) {
         const p = this.peers[i];
-        if (!p.used || p.hsState !== HS_CREATED_INITIATION || p.handshakeAttempts < 1 || p.endpoint === null) continue;
+        // An initiation of ours has gone unanswered for a while. (Not the retry count: while data
+        // keeps coming to send, every new packet restarts it at 0, as in the kernel.)
+        if (!p.used || p.hsState !== HS_CREATED_INITIATION || now - p.lastSentHandshake < REBIND_AFTER || p.endpoint === null) continue;
         if (p.endpoint === endpoint || now - p.lastRebindProbe < REKEY_TIMEOUT) continue;
         if (!sameHost(p.endpoint, endpoint)) continue;
         p.lastRebindProbe = now;

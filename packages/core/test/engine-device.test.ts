@@ -130,7 +130,7 @@ describe('the stuck-rekey state', () => {
     const { net, a, aPeer } = makePair();
     net.filter = () => false;
     a.engine.connect(net.now, aPeer);
-    net.advance(REKEY_TIMEOUT + 400); // now retrying
+    net.advance(REKEY_TIMEOUT + 1400); // retrying, the last initiation unanswered for over a second
     const junk = new Uint8Array(48);
     junk[0] = 4;
     a.engine.receive(net.now, junk, 0, 48, '203.0.113.66:40000');

@@ -48,8 +48,17 @@ import { Redactor, Secret } from './redact.js';
 import { ReplSession, type SessionStats } from './session.js';
 import { openSerial, type Transport } from './transport.js';
 
-/** Where the device build is produced by `pnpm --filter @wgjs/espruino build`. */
-export const DEFAULT_BUILD = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/wgjs.js');
+/** Where `pnpm --filter @wgjs/espruino build` puts the builds. */
+export const DIST_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist');
+
+/**
+ * The build flashed by default: the per-board build of the modem's dialect,
+ * `dist/wgjs-<dialect>.js` (one driver, no bench or test hook: the least RAM), which
+ * `pnpm --filter @wgjs/espruino build` produces for every dialect.
+ */
+export function defaultBuild(dialect: string): string {
+  return path.join(DIST_DIR, `wgjs-${dialect}.js`);
+}
 
 /** Streams the CLI writes to (injectable for tests). */
 export interface CliIo {
@@ -87,7 +96,8 @@ Device config (a wg-quick-style file with [Interface], [Peer] and optional [Mode
 Board and link:
   --port TTY                 serial port of the board (e.g. /dev/ttyUSB0, /dev/ttyACM0)
   --board DIR|FILE|NAME      board profile: hardware/<board> (or its profile.json)
-  --build FILE               device build (default packages/espruino/dist/wgjs.js)
+  --build FILE               device build (default packages/espruino/dist/wgjs-<dialect>.js, the
+                             per-board build of the modem's dialect)
   --baud N                   console baud rate (default 115200; ignored by USB CDC boards)
   --no-flow-control          disable XON/XOFF
   --chunk-size N             bytes per upload line (default 1024)
@@ -149,6 +159,8 @@ function num(v: Values, k: string, min: number, max: number): number | undefined
 /** Everything needed to flash, prepared without touching the board. */
 export interface Prepared {
   profile: BoardProfile;
+  /** Path of the device build. */
+  build: string;
   key: DeviceKey;
   config: DeviceConfigJson;
   files: FlashFile[];
@@ -180,9 +192,19 @@ export function prepare(v: Values, warn: (m: string) => void): Prepared {
   const key = resolveDeviceKey(input, s('key-file'));
   const config = buildDeviceConfig(input, profile, key, warn);
 
-  const buildPath = s('build') ?? DEFAULT_BUILD;
+  const dialect = config.modem.dialect;
+  const buildPath = s('build') ?? defaultBuild(dialect);
   if (!existsSync(buildPath)) {
-    throw new FlashError('E_BUILD', `device build not found at ${buildPath}: run \`pnpm --filter @wgjs/espruino build\` or pass --build FILE`);
+    throw new FlashError(
+      'E_BUILD',
+      `device build for the ${dialect} modem not found at ${buildPath}: run \`pnpm --filter @wgjs/espruino build\` (every board build) ` +
+        `or \`pnpm --filter @wgjs/espruino build -- --dialect ${dialect}\`, or pass --build FILE`,
+    );
+  }
+  // A per-board build holds one driver: the device could not start with another dialect.
+  const other = /^wgjs-([a-z0-9]+)(?:-bench)?\.js$/.exec(path.basename(buildPath));
+  if (other && other[1] !== dialect) {
+    throw new FlashError('E_BUILD', `${buildPath} is the build for the ${other[1]} modem, but the modem dialect is ${dialect}: pass --build ${defaultBuild(dialect)} (or leave --build out)`);
   }
   let build: Buffer;
   try {
@@ -203,7 +225,7 @@ export function prepare(v: Values, warn: (m: string) => void): Prepared {
       `not enough Storage: the build and config need ${need} bytes but ${profile.name} has ${profile.storageBytes} bytes of Storage in total (see hardware/README.md for boards with more)`,
     );
   }
-  return { profile, key, config, files };
+  return { profile, build: buildPath, key, config, files };
 }
 
 function settingsFrom(v: Values, base: Partial<FlashSettings> | undefined): FlashSettings {
@@ -287,7 +309,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       if (!secrets) header.push(JSON.stringify({ ...prep.config, privateKey: '<redacted>', peer: { ...prep.config.peer, ...(prep.config.peer.presharedKey ? { presharedKey: '<redacted>' } : {}) }, modem: { ...prep.config.modem, ...(prep.config.modem.wifiPassword !== undefined ? { wifiPassword: '<redacted>' } : {}) } }));
       const text = renderDryRun(prep.files, settings, header, secrets);
       writeFileSync(v['dry-run'], Buffer.from(text, 'latin1'), { mode: secrets ? 0o600 : 0o644 });
-      info(`dry run: ${text.length} bytes written to ${v['dry-run']} (${prep.files.map((f) => `${f.name} ${f.data.length} B`).join(', ')})`);
+      info(`dry run: ${text.length} bytes written to ${v['dry-run']} (${prep.files.map((f) => `${f.name} ${f.data.length} B`).join(', ')}; build ${prep.build})`);
       peerBlock();
       io.onResult?.({ publicKey: prep.key.publicKey });
       return 0;
@@ -304,7 +326,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     io.signal?.addEventListener('abort', onAbort);
     let result: FlashResult | undefined;
     try {
-      info(`flashing ${prep.profile.name} on ${v.port}: ${prep.files.map((f) => `${f.name} ${f.data.length} B`).join(', ')}`);
+      info(`flashing ${prep.profile.name} on ${v.port}: ${prep.files.map((f) => `${f.name} ${f.data.length} B`).join(', ')} (build ${prep.build})`);
       result = await runFlash(session, prep.files, prep.profile, settings, {
         info,
         warn,

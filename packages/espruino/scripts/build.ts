@@ -6,15 +6,26 @@
  * then scanned for every construct Espruino lacks (the same AST scan as `check-device`); any
  * violation fails the build and nothing is written.
  *
- * CLI: `tsx scripts/build.ts [--dialect D] [--out FILE]` (`pnpm --filter @wgjs/espruino build`):
- * `dist/wgjs.js` with every modem driver, or `dist/wgjs-<dialect>.js` with one (smaller, for boards
- * with little Storage). Prints the size raw and gzipped.
+ * Per-board builds (`dialect`): one modem driver, no `wgjs.bench()`, no `wgjs._core` test hook,
+ * class methods nothing calls removed — what a board runs (RAM is the constraint: every function
+ * costs JsVars, see README "Measured"). Every build shortens internal property names and inlines
+ * top-level numeric constants (scripts/mangle.ts).
+ *
+ * CLI (`pnpm --filter @wgjs/espruino build [-- …]`):
+ *   build.ts                             dist/wgjs.js (every driver, bench, test hook: tests and
+ *                                        packages/bench use it) and dist/wgjs-<dialect>.js for each
+ *                                        dialect (what the flasher uploads for a board profile)
+ *   build.ts --dialect D [--bench] [--out FILE]
+ *                                        one board build; --bench adds wgjs.bench()
+ *                                        (dist/wgjs-D-bench.js)
+ * Prints each file's size raw and gzipped.
  */
 import { existsSync, mkdirSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import * as esbuild from 'esbuild';
+import { inlineConstants, mangleableProps, pruneDeadMethods } from './mangle.js';
 import { REPO_ROOT, deviceBuildOptions, formatViolations, scanBundleText, type Violation } from './check-device.js';
 
 /** The device entry and the default output. */
@@ -29,7 +40,35 @@ export interface DeviceBuild {
   file: string | null;
   /** Source files in the bundle, relative to the repository root. */
   inputs: string[];
+  /** Property names shortened (see scripts/mangle.ts). */
+  mangled: string[];
+  /** Class methods removed as uncallable (see scripts/mangle.ts, `pruneDeadMethods`). */
+  pruned: string[];
+  /** Top-level numeric constants inlined (see scripts/mangle.ts, `inlineConstants`). */
+  inlined: number;
   violations: Violation[];
+}
+
+/** What to build. */
+export interface BuildOptions {
+  /** Output file (default `dist/wgjs.js`, or `dist/wgjs-<dialect>[-bench].js`). */
+  out?: string;
+  /** false: only return the code. */
+  write?: boolean;
+  /** One modem driver only ('' or absent: every driver). */
+  dialect?: string;
+  /** Include `wgjs.bench()` (default: only in the all-dialect build). */
+  bench?: boolean;
+  /** Include the `wgjs._core` test hook (default: only in the all-dialect build). */
+  core?: boolean;
+  /** Shorten internal property names (scripts/mangle.ts; default true). */
+  mangle?: boolean;
+  /** Remove class methods nothing in the bundle calls (default: when the `_core` hook is off). */
+  prune?: boolean;
+  /** Inline top-level numeric constants (default true). */
+  inline?: boolean;
+  /** esbuild option overrides (analysis, e.g. `{ minify: false, minifyIdentifiers: true, minifySyntax: true }` keeps the module comments). */
+  esbuild?: esbuild.BuildOptions;
 }
 
 /** Dialects of the drivers in src/modem (the flasher's list). */
@@ -60,19 +99,45 @@ const deviceVariants: esbuild.Plugin = {
  * anything Espruino cannot run. Writes atomically (temp file + rename), so concurrent builds (tests)
  * never read a half-written file.
  */
-export async function buildDevice(opts: { out?: string; write?: boolean; dialect?: string } = {}): Promise<DeviceBuild> {
+export async function buildDevice(opts: BuildOptions = {}): Promise<DeviceBuild> {
   const base = deviceBuildOptions();
   const dialect = opts.dialect ?? '';
   if (dialect && !DIALECTS.includes(dialect)) throw new Error(`unknown dialect ${dialect} (${DIALECTS.join(', ')})`);
-  const result = await esbuild.build({
+  const bench = opts.bench ?? !dialect;
+  const core = opts.core ?? !dialect;
+  const build = (extra: esbuild.BuildOptions): Promise<esbuild.BuildResult & { metafile: esbuild.Metafile }> => esbuild.build({
     ...base,
+    ...opts.esbuild,
+    ...extra,
     entryPoints: [DEVICE_ENTRY],
-    // A single-dialect build: the other drivers become dead code and are dropped.
-    define: { WGJS_DIALECT: JSON.stringify(dialect) },
+    // A single-dialect build: the other drivers become dead code and are dropped; so do the bench
+    // and the test hook when they are off.
+    define: { WGJS_DIALECT: JSON.stringify(dialect), WGJS_BENCH: String(bench), WGJS_CORE: String(core) },
     metafile: true,
     plugins: [deviceVariants, ...(base.plugins ?? [])],
   });
-  const code = result.outputFiles![0]!.text;
+  let result = await build({});
+  let mangled: string[] = [];
+  if (opts.mangle !== false) {
+    // Second pass: shorten the property names scripts/mangle.ts proves internal to the bundle.
+    mangled = mangleableProps(Object.keys(result.metafile.inputs).map((f) => path.resolve(REPO_ROOT, f)));
+    if (mangled.length) result = await build({ mangleProps: new RegExp(`^(?:${mangled.join('|')})$`) });
+  }
+  let code = result.outputFiles![0]!.text;
+  let pruned: string[] = [];
+  if (opts.prune ?? !core) {
+    // Class methods nothing calls (engine API the device does not use): each costs RAM on the device.
+    const p = pruneDeadMethods(code);
+    code = p.code;
+    pruned = p.pruned;
+  }
+  let inlined = 0;
+  if (opts.inline !== false) {
+    // Top-level numeric constants esbuild left as variables (each one costs RAM on the device).
+    const c = inlineConstants(code);
+    code = c.code;
+    inlined = c.inlined;
+  }
   const violations = scanBundleText(code, 'wgjs.js');
   for (const w of result.warnings) {
     violations.push({ file: w.location?.file ?? 'wgjs.js', line: w.location?.line ?? 0, column: w.location?.column ?? 0, rule: 'esbuild', message: `warning: ${w.text}` });
@@ -80,7 +145,7 @@ export async function buildDevice(opts: { out?: string; write?: boolean; dialect
   if (violations.length) throw new Error(`device build has constructs Espruino cannot run:\n${formatViolations(violations)}`);
   let file: string | null = null;
   if (opts.write !== false) {
-    file = opts.out ?? (dialect ? DEVICE_OUT.replace(/\.js$/, `-${dialect}.js`) : DEVICE_OUT);
+    file = opts.out ?? buildFileName(dialect, dialect ? bench : false);
     mkdirSync(path.dirname(file), { recursive: true });
     const tmp = `${file}.${process.pid}.${Math.random().toString(36).substring(2)}.tmp`;
     writeFileSync(tmp, code);
@@ -91,7 +156,10 @@ export async function buildDevice(opts: { out?: string; write?: boolean; dialect
     bytes: Buffer.byteLength(code, 'utf8'),
     gzipBytes: gzipSync(Buffer.from(code, 'utf8'), { level: 9 }).length,
     file,
-    inputs: Object.keys(Object.values(result.metafile!.outputs)[0]!.inputs),
+    inputs: Object.keys(Object.values(result.metafile.outputs)[0]!.inputs),
+    mangled,
+    pruned,
+    inlined,
     violations,
   };
 }
@@ -106,18 +174,43 @@ function invokedDirectly(): boolean {
   }
 }
 
+/** The file a build is written to by default: `dist/wgjs.js`, `dist/wgjs-<dialect>[-bench].js`. */
+export function buildFileName(dialect: string, bench?: boolean): string {
+  if (!dialect) return DEVICE_OUT;
+  return DEVICE_OUT.replace(/\.js$/, `-${dialect}${bench ? '-bench' : ''}.js`);
+}
+
 if (invokedDirectly()) {
-  const i = process.argv.indexOf('--out');
-  const j = process.argv.indexOf('--dialect');
+  const argv = process.argv.slice(2).filter((a) => a !== '--');
+  const val = (name: string): string | undefined => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 && argv[i + 1] && !argv[i + 1]!.startsWith('--') ? argv[i + 1] : undefined;
+  };
   const base = process.env['INIT_CWD'] ?? process.cwd();
-  const out = i > 0 && process.argv[i + 1] ? path.resolve(base, process.argv[i + 1]!) : undefined;
-  buildDevice({ out, dialect: j > 0 ? process.argv[j + 1] : undefined }).then(
-    (b) => {
-      process.stdout.write(`${path.relative(base, b.file!) || b.file}: ${b.bytes} B raw, ${b.gzipBytes} B gzip (subset check OK)\n`);
-    },
-    (err: unknown) => {
+  const dialect = val('dialect');
+  const bench = argv.includes('--bench');
+  const outArg = val('out');
+  const unknown = argv.filter((a, i) => a.startsWith('--') ? !['--dialect', '--out', '--bench', '--help'].includes(a) : !['--dialect', '--out'].includes(argv[i - 1] ?? ''));
+  if (argv.includes('--help') || unknown.length || (bench && !dialect)) {
+    process.stdout.write(
+      'usage: build.ts                      dist/wgjs.js (every driver, bench, test hook) and dist/wgjs-<dialect>.js for each dialect\n' +
+      '       build.ts --dialect D [--bench] [--out FILE]   one board build (D: ' + DIALECTS.join(', ') + '); --bench adds wgjs.bench()\n',
+    );
+    process.exitCode = unknown.length || bench ? 2 : 0;
+  } else {
+    // Without --dialect: the all-dialect build (tests, bench) and every board build (the flasher's).
+    const jobs: BuildOptions[] = dialect
+      ? [{ dialect, bench, out: outArg ? path.resolve(base, outArg) : buildFileName(dialect, bench) }]
+      : [{ out: outArg ? path.resolve(base, outArg) : undefined }, ...(outArg ? [] : DIALECTS.map((d) => ({ dialect: d })))];
+    // (--out without --dialect: only the all-dialect build, to that file.)
+    (async () => {
+      for (const job of jobs) {
+        const b = await buildDevice(job);
+        process.stdout.write(`${path.relative(base, b.file!) || b.file}: ${b.bytes} B raw, ${b.gzipBytes} B gzip (subset check OK)\n`);
+      }
+    })().catch((err: unknown) => {
       process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
       process.exitCode = 1;
-    },
-  );
+    });
+  }
 }

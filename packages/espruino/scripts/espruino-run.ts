@@ -1,19 +1,25 @@
 // wgjs:host-only — runs the device build on an Espruino interpreter built for Linux (not in CI).
 /**
- * Runs `dist/wgjs.js` on a real Espruino interpreter as a board runs it: the build is written to
+ * Runs a device build (default `dist/wgjs.js`) on a real Espruino interpreter as a board runs it: the build is written to
  * Storage, then a fresh interpreter evals it from Storage and starts it with a config, its Serial1
  * on a socat pty to a modem emulator (115200 baud, 32-byte chunks), the emulator's UDP socket
  * talking to an in-process wgjs engine on 127.0.0.1 as the server.
  *
  *   tsx scripts/espruino-run.ts --espruino /path/to/espruino [--mode measure|bench] [--dialect quectel]
- *       [--bundle dist/wgjs.js] [--handshakes 3] [--timeout 300]
+ *       [--bundle dist/wgjs.js] [--handshakes 3] [--timeout 300] [--probe]
+ *
+ * `--bundle dist/wgjs-quectel.js` measures what a board with that modem runs (the per-board build;
+ * `--mode bench` needs `wgjs.bench()`: dist/wgjs.js or a `--bench` build).
  *
  * `--ram` evals a RAM copy instead (faster on the Linux build, whose "flash" is a file).
  * `measure` prints one JSON object: JsVars (process.memory().usage) before the build is loaded,
- * after eval from Storage, after start, the highest sampled during the first handshake, at rest
- * after it; handshake times; the device's status. `bench` prints the device's bench JSON
- * (`wgjs.bench()`). The Espruino binary is yours: this script neither builds nor ships one
- * (shared/ESPRUINO.md says how to build it). Needs socat.
+ * after eval from Storage (`loaded`), after start (`started`), the highest sampled by a 50 ms timer
+ * while idle (`peakFirstHandshake`, `peakAll`) and inside the X25519 computations (`peakCompute`:
+ * E.convolve is wrapped to sample every 256th call, which slows them a little), at rest after the
+ * handshakes (`rest`) and after a UDP send (`afterUdp`); handshake times; the device's status.
+ * `--probe` adds the sizes of the device's fields (all-dialect build only, see below). `bench`
+ * prints the device's bench JSON (`wgjs.bench()`). The Espruino binary is yours: this script
+ * neither builds nor ships one (shared/ESPRUINO.md says how to build it). Needs socat.
  */
 import { spawn } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
@@ -36,6 +42,31 @@ const dialect = arg('dialect', 'quectel')!;
 const bundleFile = path.resolve(arg('bundle', DEVICE_OUT)!);
 const handshakes = Number(arg('handshakes', '3'));
 const timeoutS = Number(arg('timeout', '300'));
+const probe = process.argv.includes('--probe');
+/**
+ * --probe: E.getSizeOf of each field of the device, its engine, AT engine and modem driver at rest
+ * (needs the `wgjs._core.device` hook: the all-dialect build). Shared objects count in each field
+ * that reaches them.
+ */
+const PROBE = `
+      var seen = [], fns = [];
+      var walk = function (v, depth, out, path) {
+        if (typeof v === 'function') { if (seen.indexOf(v) < 0) { seen.push(v); fns.push(path); } return 0; }
+        if (v === null || typeof v !== 'object') return E.getSizeOf(v);
+        if (seen.indexOf(v) >= 0) return 0;
+        seen.push(v);
+        if (ArrayBuffer.isView ? ArrayBuffer.isView(v) : v.buffer !== undefined && v.BYTES_PER_ELEMENT) return E.getSizeOf(v);
+        var n = 1;
+        for (var k in v) {
+          if (!v.hasOwnProperty(k)) continue;
+          var c = 1 + walk(v[k], depth + 1, out, path + '.' + k);
+          if (depth < 2 && c > 8) out[path + '.' + k] = c;
+          n += c;
+        }
+        return n;
+      };
+      var dv = wgjs._core && wgjs._core.device ? wgjs._core.device() : null;
+      if (dv) { var out = {}; M.probeTotal = walk(dv, 0, out, 'device'); M.probe = out; M.probeFns = fns; }`;
 if (!existsSync(espruino)) throw new Error(`no Espruino binary at ${espruino} (--espruino PATH)`);
 if (!existsSync(bundleFile)) throw new Error(`no build at ${bundleFile}: run pnpm --filter @wgjs/espruino build`);
 
@@ -123,6 +154,13 @@ var S = require('Storage');
 S.write('wgjs.cfg', ${JSON.stringify(JSON.stringify(cfg))});
 function mem() { return process.memory().usage; }
 var M = { before: mem() };
+// The timer below cannot sample while a handshake computes (the interpreter is busy for seconds):
+// X25519 calls E.convolve thousands of times, so every 256th call samples too.
+var peakCpu = 0, nConv = 0;
+if (E.convolve) {
+  var conv = E.convolve;
+  E.convolve = function (a, b, o) { if ((++nConv & 255) === 0) { var u = mem(); if (u > peakCpu) peakCpu = u; } return conv(a, b, o); };
+}
 eval(S.read('wgjs.js'));
 M.loaded = mem();
 var t0 = getTime();
@@ -144,7 +182,14 @@ wgjs.onEvent(function (e) {
     M.handshakeMs = hs;
     M.status = wgjs.status();
     M.sendUdpOk = wgjs.sendUdp('10.0.0.1', 5555, 'reading 21.5');
-    setTimeout(function () { M.afterUdp = mem(); M.peakAll = peak; console.log('MEASURE ' + JSON.stringify(M)); quit(); }, 3000);
+    setTimeout(function () {
+      M.afterUdp = mem();
+      M.peakAll = peak;
+      M.peakCompute = peakCpu;
+      ${probe ? PROBE : ''}
+      console.log('MEASURE ' + JSON.stringify(M));
+      quit();
+    }, 3000);
   }, 3000);
 });
 `;
@@ -165,7 +210,7 @@ wgjs.onEvent(function (e) {
   }
   if (!result) throw new Error(`no measurement; last output:\n${lines.slice(-30).join('\n')}`);
   const m = JSON.parse(result) as Record<string, unknown>;
-  process.stdout.write(`${JSON.stringify({ espruino, dialect, bundleBytes: bytes, ...m })}\n`);
+  process.stdout.write(`${JSON.stringify({ espruino, dialect, bundle: bundleFile, bundleBytes: bytes, ...m })}\n`);
 }
 
 main().then(

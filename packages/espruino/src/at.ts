@@ -102,13 +102,6 @@ function matchAny(list: string[], line: string): number {
   return -1;
 }
 
-function globalTimers(): AtTimers {
-  return {
-    setTimeout: function (fn: () => void, ms: number): unknown { return setTimeout(fn, ms); },
-    clearTimeout: function (h: unknown): void { clearTimeout(h as Parameters<typeof clearTimeout>[0]); },
-  };
-}
-
 /** The AT engine. Create one per UART; drivers and applications share it. */
 export class AtEngine {
   declare private s: AtSerial;
@@ -148,7 +141,8 @@ export class AtEngine {
   constructor(serial: AtSerial, opts?: AtOptions) {
     const o = opts || {};
     this.s = serial;
-    this.tm = o.timers || globalTimers();
+    // The global functions themselves, not wrappers: they ignore `this`, and closures cost RAM.
+    this.tm = o.timers || { setTimeout: setTimeout as AtTimers['setTimeout'], clearTimeout: clearTimeout as AtTimers['clearTimeout'] };
     this.to = o.timeout || 2000;
     this.rd = o.retryDelay === undefined ? 100 : o.retryDelay;
     this.rto = o.rawTimeout || 3000;
@@ -253,7 +247,7 @@ export class AtEngine {
   close(): void {
     this.dead = true;
     this.flush('closed');
-    this.endRaw();
+    this.rawEnd();
     this.ln = '';
   }
 
@@ -264,7 +258,22 @@ export class AtEngine {
     let i = 0;
     while (i < n) {
       if (this.rl > 0) {
-        i = this.rawIn(s, i);
+        // Payload bytes: take what the chunk has, up to what is left; hand out when complete.
+        let k = n - i;
+        if (k > this.rl) k = this.rl;
+        const end = i + k;
+        if (!this.rdrop) {
+          const b = this.buf;
+          if (typeof E !== 'undefined') b.set(E.toUint8Array(s.substring(i, end)), this.rn);
+          else for (let j = i, p = this.rn; j < end; j++) b[p++] = s.charCodeAt(j);
+          this.rn += k;
+        }
+        this.rl -= k;
+        i = end;
+        if (this.rl === 0) {
+          this.rawEnd();
+          if (!this.rdrop) this.rg[this.rh]!(this.buf, this.rn, this.rhd);
+        }
         continue;
       }
       const j = s.indexOf('\n', i);
@@ -294,7 +303,8 @@ export class AtEngine {
     const c = this.c;
     if (c && c.o.data != null && !c.p && this.ln.charAt(0) === '>') {
       this.ln = '';
-      this.prompt(c);
+      c.p = true;
+      this.s.write(c.o.data);
     }
   }
 
@@ -302,25 +312,22 @@ export class AtEngine {
     for (let i = 0; i < this.ev.length; i++) this.ev[i]!(type, line);
   }
 
-  private next(): void {
-    if (this.c || this.hold || this.dead || !this.q.length) return;
-    const c = this.q.shift()!;
-    this.c = c;
-    this.send(c);
-  }
-
-  private send(c: Cmd): void {
+  /**
+   * Starts the next queued command if none is in flight; with `again`, sends the one in flight
+   * once more (a retry).
+   */
+  private next(again?: boolean): void {
     const self = this;
+    if (!again) {
+      if (this.c || this.hold || this.dead || !this.q.length) return;
+      this.c = this.q.shift()!;
+    }
+    const c = this.c!;
     this.s.write(c.t + '\r');
     this.ct = this.tm.setTimeout(function (): void {
       self.ct = null;
       if (self.c === c) self.fault(c, 'timeout');
     }, c.o.timeout || this.to);
-  }
-
-  private prompt(c: Cmd): void {
-    c.p = true;
-    this.s.write(c.o.data!);
   }
 
   /** Error result or timeout of `c`: retry after a pause, or fail. */
@@ -330,19 +337,14 @@ export class AtEngine {
       c.n++;
       c.p = false;
       c.l = [];
-      this.clearCmdTimer();
+      if (this.ct !== null) this.tm.clearTimeout(this.ct);
       this.ct = this.tm.setTimeout(function (): void {
         self.ct = null;
-        if (self.c === c) self.send(c);
+        if (self.c === c) self.next(true);
       }, this.rd);
       return;
     }
     this.done(err, false);
-  }
-
-  private clearCmdTimer(): void {
-    if (this.ct !== null) this.tm.clearTimeout(this.ct);
-    this.ct = null;
   }
 
   /**
@@ -352,7 +354,8 @@ export class AtEngine {
    */
   private done(err: string | null, quiet: boolean): void {
     const c = this.c!;
-    this.clearCmdTimer();
+    if (this.ct !== null) this.tm.clearTimeout(this.ct);
+    this.ct = null;
     this.c = null;
     if (err === 'timeout' && this.rd > 0) {
       const self = this;
@@ -374,7 +377,8 @@ export class AtEngine {
       const o = c.o;
       if (l === c.t) return;
       if (o.data != null && !c.p && l.charAt(0) === '>') {
-        this.prompt(c);
+        c.p = true;
+        this.s.write(o.data);
         return;
       }
       if (o.fin ? starts(l, o.fin) : l === 'OK') {
@@ -401,7 +405,7 @@ export class AtEngine {
     }
     if (w === 'b') {
       this.flush('reset');
-      this.endRaw();
+      this.rawEnd();
       this.emit('reset', l);
       return;
     }
@@ -413,45 +417,44 @@ export class AtEngine {
     else if (c && !w) c.l.push(l);
   }
 
-  /** Checks whether `line` is a complete binary-payload header; returns where the payload starts. */
+  /**
+   * Checks whether `line` is a complete binary-payload header; if so starts reading the payload
+   * and returns where it starts in `line`, else -1.
+   */
   private rawHead(line: string, from: number, complete: boolean): number {
+    const self = this;
     const h = matchAny(this.rp, line);
     if (h < 0) return -1;
     const t = this.rt[h]!;
     const f = this.rf[h]!;
+    let n = -1;
+    let hd = line;
+    let at = -1;
     if (t === '\n') {
       if (!complete) return -1;
-      let hd = line;
       while (hd.charAt(hd.length - 1) === '\r') hd = hd.substring(0, hd.length - 1);
-      const n = f(hd);
-      if (!(n >= 0)) return -1;
-      this.startRaw(h, n, hd);
-      return line.length + 1;
-    }
-    // Terminators before `from` were examined when they arrived, and inside the prefix they are not terminators.
-    const pl = this.rp[h]!.length;
-    let x = line.indexOf(t, from > pl ? from : pl);
-    while (x >= 0) {
-      const hd = line.substring(0, x);
-      const n = f(hd);
-      if (n >= 0) {
-        this.startRaw(h, n, hd);
-        return x + 1;
+      n = f(hd);
+      at = line.length + 1;
+    } else {
+      // Terminators before `from` were examined when they arrived, and inside the prefix they are not terminators.
+      const pl = this.rp[h]!.length;
+      let x = line.indexOf(t, from > pl ? from : pl);
+      while (x >= 0) {
+        hd = line.substring(0, x);
+        n = f(hd);
+        if (n >= 0) break;
+        x = line.indexOf(t, x + 1);
       }
-      x = line.indexOf(t, x + 1);
+      at = x + 1;
     }
-    return -1;
-  }
-
-  private startRaw(h: number, n: number, hd: string): void {
-    const self = this;
+    if (!(n >= 0)) return -1;
     this.rh = h;
     this.rhd = hd;
     this.rn = 0;
     this.rdrop = n > this.buf.length;
     if (n === 0) {
       this.rg[h]!(this.buf, 0, hd);
-      return;
+      return at;
     }
     this.rl = n;
     this.rtm = this.tm.setTimeout(function (): void {
@@ -462,30 +465,12 @@ export class AtEngine {
         self.emit('lost', self.rhd);
       }
     }, this.rto);
+    return at;
   }
 
-  private endRaw(): void {
+  private rawEnd(): void {
     if (this.rtm !== null) this.tm.clearTimeout(this.rtm);
     this.rtm = null;
     this.rl = 0;
-  }
-
-  /** Consumes payload bytes from chunk `s` at `i`; returns the index after them. */
-  private rawIn(s: string, i: number): number {
-    let k = s.length - i;
-    if (k > this.rl) k = this.rl;
-    const end = i + k;
-    if (!this.rdrop) {
-      const b = this.buf;
-      if (typeof E !== 'undefined') b.set(E.toUint8Array(s.substring(i, end)), this.rn);
-      else for (let j = i, p = this.rn; j < end; j++) b[p++] = s.charCodeAt(j);
-      this.rn += k;
-    }
-    this.rl -= k;
-    if (this.rl === 0) {
-      this.endRaw();
-      if (!this.rdrop) this.rg[this.rh]!(this.buf, this.rn, this.rhd);
-    }
-    return end;
   }
 }

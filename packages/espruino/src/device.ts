@@ -3,7 +3,8 @@
  * engine (`@wgjs/core`), a crypto provider (a native `wgcrypto` firmware module if the board has
  * one, else the portable JS one), an AT modem driver (by dialect) and the Espruino runtime
  * (Serial, Storage, timers, `E.hwRand`), and defines the global `wgjs` API: `start(cfg)`,
- * `sendUdp`, `onUdp`, `onEvent`, `status`, `connect`, `stop`, `bench`.
+ * `sendUdp`, `report`, `sleep`, `onUdp`, `onEvent`, `status`, `connect`, `stop`, and `bench` in the
+ * builds that include it (scripts/build.ts: the per-board builds leave it and `_core` out).
  *
  * The device is always the initiator and one peer only. Handshake CPU is the scarce resource (an
  * X25519 takes ~1.5 s here on a PC and 50–100× longer on a microcontroller), so:
@@ -36,7 +37,6 @@ import { answerEcho, parseUdp, udpInfo, writeUdp } from '@wgjs/core/ip';
 import { REKEY_AFTER_TIME, REKEY_TIMEOUT } from '@wgjs/core/constants';
 import { AtEngine } from './at.js';
 import type { ModemUdp } from './modem/udp.js';
-import type { ModemOptions } from './modem/udp.js';
 import { SimcomUdp } from './modem/simcom.js';
 import { Sim7000Udp } from './modem/sim7000.js';
 import { Sim7600Udp } from './modem/sim7600.js';
@@ -57,6 +57,9 @@ declare function digitalWrite(pin: unknown, value: number): void;
  * leaves the other drivers out of the bundle as dead code.
  */
 declare const WGJS_DIALECT: string;
+/** Defined by scripts/build.ts: whether `wgjs.bench()` and the `wgjs._core` test hook are in the build. */
+declare const WGJS_BENCH: boolean;
+declare const WGJS_CORE: boolean;
 
 /** Espruino's root scope: `global.require`, `global.Serial1` (esbuild leaves member calls alone). */
 const G = global as unknown as Record<string, any>;
@@ -139,16 +142,6 @@ export interface DeviceConfig {
 type UdpCallback = (data: Uint8Array, srcIp: string, srcPort: number, dstPort: number) => void;
 type EventCallback = (e: Record<string, unknown>) => void;
 
-/** The driver of a dialect (null if unknown or not in this build). */
-function makeModem(d: string, at: AtEngine, o: ModemOptions): ModemUdp | null {
-  if ((WGJS_DIALECT === '' || WGJS_DIALECT === 'simcom') && d === 'simcom') return new SimcomUdp(at, o);
-  if ((WGJS_DIALECT === '' || WGJS_DIALECT === 'sim7000') && d === 'sim7000') return new Sim7000Udp(at, o);
-  if ((WGJS_DIALECT === '' || WGJS_DIALECT === 'sim7600') && d === 'sim7600') return new Sim7600Udp(at, o);
-  if ((WGJS_DIALECT === '' || WGJS_DIALECT === 'quectel') && d === 'quectel') return new QuectelUdp(at, o);
-  if ((WGJS_DIALECT === '' || WGJS_DIALECT === 'espat') && d === 'espat') return new EspAtUdp(at, o);
-  return null;
-}
-
 /** Prints a status line on the console: `WGJS {json}`. */
 function print(o: Record<string, unknown>): void {
   console.log('WGJS ' + JSON.stringify(o));
@@ -168,24 +161,6 @@ function ip4(s: string, out?: Uint8Array): boolean {
     o[i] = v;
   }
   return true;
-}
-
-/** Adds `s` seconds to the 64-bit big-endian seconds of a TAI64N label. */
-function addSecs(t: Uint8Array, s: number): void {
-  let c = s;
-  for (let i = 7; i >= 0 && c > 0; i--) {
-    const v = t[i]! + (c % 256);
-    c = Math.floor(c / 256) + (v > 255 ? 1 : 0);
-    t[i] = v & 255;
-  }
-}
-
-/** The TAI64N label (nanoseconds 0) of wall-clock time `ms` into `t` (12 bytes). */
-function taiOf(ms: number, t: Uint8Array): void {
-  const s = Math.floor(ms / 1000) + 10;
-  writeU32BE(t, 0, 0x40000000 + Math.floor(s / 4294967296));
-  writeU32BE(t, 4, s % 4294967296);
-  writeU32BE(t, 8, 0);
 }
 
 /** ESP-AT string argument escaping (backslash before `\`, `"` and `,`). */
@@ -277,109 +252,14 @@ function makeCrypto(m: NativeCrypto | null): CryptoProvider {
   return m ? nativeProvider(m, js) : js;
 }
 
-/** Monotonic milliseconds from getTime() (which setTime() can move): steps back or huge jumps count as 0. */
-class Clock {
-  declare last: number;
-  declare mono: number;
-  constructor() {
-    this.last = getTime() * 1000;
-    this.mono = 0;
-  }
-  now(): number {
-    const t = getTime() * 1000;
-    const d = t - this.last;
-    this.last = t;
-    if (d > 0 && d < MAX_STEP) this.mono += d;
-    return this.mono;
-  }
-}
-
 /**
- * Randomness: a native module's `random` if there is one, else E.hwRand (32 bits a call: ADC
- * noise on STM32, the SoftDevice RNG on nRF52, but libc rand() — a PRNG — on ESP32 firmware).
- * Requests of more than 8 bytes (keys) are conditioned through a BLAKE2s pool keyed with the
- * private key and salted with the boot's TAI reservation (new every boot), so a weak or
- * repeating source does not give predictable or repeated ephemeral keys.
+ * The device peer. One instance, created by `wgjs.start`. On Espruino every method and every
+ * closure costs RAM (JsVars: ~6 per function plus one per parameter, and a closure keeps its
+ * creator's local variables alive), so the device is one class with few methods: it is the
+ * engine's sink itself, and its callbacks are bound methods rather than closures.
  */
-class Rng {
-  declare pool: Uint8Array;
-  declare t: Uint8Array;
-  declare raw: Uint8Array;
-  declare h: Blake2s;
-  declare weak: boolean;
-  declare hw: ((out: Uint8Array) => void) | null;
-  declare w4: Uint8Array;
-  constructor(seedKey: Uint8Array, salt: Uint8Array, hw: ((out: Uint8Array) => void) | null) {
-    this.pool = new Uint8Array(32);
-    this.t = new Uint8Array(32);
-    this.raw = new Uint8Array(64);
-    this.h = new Blake2s();
-    this.hw = hw;
-    this.w4 = new Uint8Array(4);
-    this.weak = !hw && (typeof E === 'undefined' || typeof E.hwRand !== 'function');
-    this.fill();
-    const h = this.h;
-    h.init(32, seedKey, 32);
-    h.update(this.raw, 0, 64);
-    h.update(salt, 0, salt.length);
-    h.final(this.pool, 0);
-  }
-  word(): number {
-    const w = this.w4;
-    if (this.hw) {
-      this.hw(w);
-      return w[0]! | (w[1]! << 8) | (w[2]! << 16) | (w[3]! << 24);
-    }
-    return this.weak ? (Math.random() * 4294967296) ^ (getTime() * 1e6) : (E.hwRand as () => number)();
-  }
-  fill(): void {
-    const r = this.raw;
-    if (this.hw) {
-      this.hw(r);
-      return;
-    }
-    for (let i = 0; i < 64; i += 4) {
-      const v = this.word();
-      r[i] = v & 255; r[i + 1] = (v >> 8) & 255; r[i + 2] = (v >> 16) & 255; r[i + 3] = (v >> 24) & 255;
-    }
-  }
-  bytes(buf: Uint8Array, off: number, len: number): void {
-    let v = 0;
-    if (len <= 8) {
-      for (let i = 0; i < len; i++) {
-        if ((i & 3) === 0) v = this.word();
-        buf[off + i] = v & 255;
-        v >>= 8;
-      }
-      return;
-    }
-    const h = this.h;
-    const t = this.t;
-    for (let done = 0; done < len; done += 32) {
-      this.fill();
-      // t = H_pool(raw); output = H_t(0); pool = H_t(1): an output never reveals the next pool.
-      h.init(32, this.pool, 32);
-      h.update(this.raw, 0, 64);
-      h.final(t, 0);
-      this.raw[0] = 1;
-      h.init(32, t, 32);
-      h.update(this.raw, 0, 1);
-      h.final(this.pool, 0);
-      this.raw[0] = 0;
-      h.init(32, t, 32);
-      h.update(this.raw, 0, 1);
-      h.final(t, 0);
-      for (let i = 0; i < 32 && done + i < len; i++) buf[off + done + i] = t[i]!;
-    }
-    t.fill(0);
-  }
-}
-
-/** The device peer. One instance, created by `wgjs.start`. */
 class Device {
-  declare cfg: DeviceConfig;
-  declare clock: Clock;
-  declare rng: Rng;
+  declare m: DeviceConfig['modem'];
   declare c: CryptoProvider;
   declare engine: Engine;
   declare at: AtEngine;
@@ -388,6 +268,19 @@ class Device {
   declare pub: string;
   declare peerPub: string;
   declare addr: Uint8Array;
+  /** Monotonic clock (see `now`): last getTime() in ms, and the monotonic time. */
+  declare last: number;
+  declare mono: number;
+  /**
+   * Randomness (see `rand`): the BLAKE2s pool, an output block, raw source bytes, the hash, no
+   * hardware source at all, the native module's source.
+   */
+  declare pool: Uint8Array;
+  declare t: Uint8Array;
+  declare raw: Uint8Array;
+  declare h: Blake2s;
+  declare weak: boolean;
+  declare hw: ((out: Uint8Array) => void) | null;
   /** Configured endpoint: host (name or IPv4) and port; `ep` the engine's string once resolved. */
   declare epHost: string;
   declare epPort: number;
@@ -447,32 +340,46 @@ class Device {
   declare rspMs: number;
 
   constructor(cfg: DeviceConfig) {
-    const self = this;
-    this.cfg = cfg;
     this.running = true;
-    this.clock = new Clock();
+    this.last = getTime() * 1000;
+    this.mono = 0;
     const key = fromBase64(cfg.privateKey);
     const peerKey = fromBase64(cfg.peer.publicKey);
     if (!key || key.length !== 32 || !peerKey || peerKey.length !== 32) throw new Error('wgjs.cfg: bad privateKey or peer.publicKey');
     this.addr = new Uint8Array(4);
-    if (!ip4(String(cfg.address).split('/')[0]!, this.addr)) throw new Error('wgjs.cfg: address must be IPv4');
+    this.addrStr = String(cfg.address).split('/')[0]!;
+    if (!ip4(this.addrStr, this.addr)) throw new Error('wgjs.cfg: address must be IPv4');
     const ep = String(cfg.peer.endpoint);
     const colon = ep.lastIndexOf(':');
     this.epHost = ep.substring(0, colon);
     this.epPort = parseInt(ep.substring(colon + 1), 10);
     if (!(colon > 0 && this.epPort > 0 && this.epPort < 65536)) throw new Error('wgjs.cfg: endpoint must be host:port');
     this.ep = '';
+    // The TAI64N reservation from Storage (none: zeros, then one from the wall clock below).
     this.taiR = new Uint8Array(12);
-    this.loadTai();
+    const st = G.require('Storage').read(CFG_TS);
+    const saved = typeof st === 'string' ? fromHex(st) : null;
+    if (saved && saved.length === 12) this.taiR.set(saved);
     const nat = nativeModule(cfg.crypto);
-    this.rng = new Rng(key, this.taiR, nat && nat.random ? function (o: Uint8Array): void { (nat.random as (x: Uint8Array) => void)(o); } : null);
+    this.hw = nat && nat.random ? (nat.random as (o: Uint8Array) => void).bind(nat) : null;
+    this.weak = !this.hw && (typeof E === 'undefined' || typeof E.hwRand !== 'function');
+    this.pool = new Uint8Array(32);
+    this.t = new Uint8Array(32);
+    this.raw = new Uint8Array(64);
+    this.h = new Blake2s();
+    // pool = H_key(raw || reservation): keyed with the private key, salted with this boot's reservation.
+    this.rand(this.raw, 0, 0);
+    this.h.init(32, key, 32);
+    this.h.update(this.raw, 0, 64);
+    this.h.update(this.taiR, 0, 12);
+    this.h.final(this.pool, 0);
     this.c = makeCrypto(nat);
     const mtu = cfg.mtu || 576;
     this.engine = new Engine({
       privateKey: key,
       crypto: this.c,
-      random: function (b: Uint8Array, o: number, n: number): void { self.rng.bytes(b, o, n); },
-      wallTime: function (): number { return Date.now(); },
+      random: this.rand.bind(this),
+      wallTime: Date.now,
       maxPeers: 1,
       maxSessions: 4,
       maxAllowedIPs: 8,
@@ -480,11 +387,7 @@ class Device {
       maxStaged: 2,
       rateLimiterSize: 16,
       replayWindowWords: 8,
-    }, {
-      send: function (b: Uint8Array, o: number, n: number, e: string): void { self.send(b, o, n, e); },
-      deliver: function (b: Uint8Array, o: number, n: number): void { self.deliver(b, o, n); },
-      event: function (type: number): void { self.engineEvent(type); },
-    });
+    }, this);
     key.fill(0);
     // Timestamps after this boot are greater than any sent before it; reserve an hour ahead of
     // the later of that and the wall clock, so this boot writes Storage again only after an hour.
@@ -500,9 +403,8 @@ class Device {
     if (this.ka > 0) this.engine.updatePeer(0, { persistentKeepalive: this.ka });
     this.kaOn = false;
     this.responder = cfg.peer.keepaliveResponder || '';
-    this.addrStr = cfg.address.split('/')[0];
-    const saved = G.require('Storage').read(CFG_KA);
-    this.kaSaved = saved ? +saved || 0 : 0;
+    const kas = G.require('Storage').read(CFG_KA);
+    this.kaSaved = kas ? +kas || 0 : 0;
     this.tmr = null;
     this.tmrAt = -1;
     this.preTmr = null;
@@ -510,7 +412,6 @@ class Device {
     this.sEp = '';
     this.sHost = '';
     this.sPort = 0;
-    this.sendCb = function (err: string | null): void { if (err) self.nTxErr++; };
     this.rsp = new Uint8Array(92);
     this.rspEp = '';
     this.rspWait = false;
@@ -538,11 +439,60 @@ class Device {
     this.preMs = 0;
     this.rspMs = 0;
     this.mstate = 'off';
+    this.m = cfg.modem;
     this.startModem(mtu);
   }
 
+  /** Monotonic milliseconds from getTime() (which setTime() can move): steps back or huge jumps count as 0. */
   now(): number {
-    return this.clock.now();
+    const t = getTime() * 1000;
+    const d = t - this.last;
+    this.last = t;
+    if (d > 0 && d < MAX_STEP) this.mono += d;
+    return this.mono;
+  }
+
+  /**
+   * The engine's randomness: a native module's `random` if there is one, else E.hwRand (32 bits
+   * a call: ADC noise on STM32, the SoftDevice RNG on nRF52, but libc rand() — a PRNG — on ESP32
+   * firmware). Requests of more than 8 bytes (keys) are conditioned through a BLAKE2s pool keyed
+   * with the private key and salted with the boot's TAI reservation (new every boot), so a weak
+   * or repeating source does not give predictable or repeated ephemeral keys; shorter ones
+   * (indexes, jitter: on the data path) come from the source directly, one word per 4 bytes.
+   * `len` 0 only refills `raw` (all 64 bytes) from the source.
+   */
+  rand(buf: Uint8Array, off: number, len: number): void {
+    const r = this.raw;
+    const h = this.h;
+    const t = this.t;
+    const n = len > 0 && len <= 8 ? len : 64;
+    for (let done = 0; done < len || done === 0; done += 32) {
+      if (this.hw) this.hw(r);
+      else {
+        for (let i = 0; i < n; i += 4) {
+          const v = this.weak ? (Math.random() * 4294967296) ^ (getTime() * 1e6) : (E.hwRand as () => number)();
+          r[i] = v & 255; r[i + 1] = (v >> 8) & 255; r[i + 2] = (v >> 16) & 255; r[i + 3] = (v >> 24) & 255;
+        }
+      }
+      if (len <= 8) {
+        for (let i = 0; i < len; i++) buf[off + i] = r[i]!;
+        return;
+      }
+      // t = H_pool(raw); output = H_t(0); pool = H_t(1): an output never reveals the next pool.
+      h.init(32, this.pool, 32);
+      h.update(r, 0, 64);
+      h.final(t, 0);
+      r[0] = 1;
+      h.init(32, t, 32);
+      h.update(r, 0, 1);
+      h.final(this.pool, 0);
+      r[0] = 0;
+      h.init(32, t, 32);
+      h.update(r, 0, 1);
+      h.final(t, 0);
+      for (let i = 0; i < 32 && done + i < len; i++) buf[off + done + i] = t[i]!;
+    }
+    t.fill(0);
   }
 
   emit(o: Record<string, unknown>): void {
@@ -550,42 +500,37 @@ class Device {
     if (this.evCb) this.evCb(o);
   }
 
-  error(msg: string): void {
-    this.emit({ event: 'error', message: msg });
-  }
-
   // ---------------------------------------------------------------- TAI64N persistence
-
-  loadTai(): void {
-    const s = G.require('Storage').read(CFG_TS);
-    const t = typeof s === 'string' ? fromHex(s) : null;
-    if (t && t.length === 12) this.taiR.set(t);
-  }
-
-  saveTai(): void {
-    G.require('Storage').write(CFG_TS, toHex(this.taiR));
-  }
 
   /**
    * Makes the persisted reservation exceed `t` (the last timestamp sent) and the wall clock: when
    * one reached it, the new reservation is an hour past the larger and is written to Storage.
    */
   reserveTai(t: Uint8Array): void {
+    // w = the TAI64N label of the wall clock (nanoseconds 0).
     const w = new Uint8Array(12);
-    taiOf(Date.now(), w);
+    const s = Math.floor(Date.now() / 1000) + 10;
+    writeU32BE(w, 0, 0x40000000 + Math.floor(s / 4294967296));
+    writeU32BE(w, 4, s % 4294967296);
     if (compareBE(t, 0, w, 0, 12) > 0) w.set(t);
     if (compareBE(w, 0, this.taiR, 0, 12) < 0 && this.taiR[0] !== 0) return;
     w[8] = 0; w[9] = 0; w[10] = 0; w[11] = 0;
-    addSecs(w, TS_AHEAD_S);
+    // Adds TS_AHEAD_S to the 64-bit big-endian seconds.
+    let c = TS_AHEAD_S;
+    for (let i = 7; i >= 0 && c > 0; i--) {
+      const v = w[i]! + (c % 256);
+      c = Math.floor(c / 256) + (v > 255 ? 1 : 0);
+      w[i] = v & 255;
+    }
     this.taiR.set(w);
-    this.saveTai();
+    G.require('Storage').write(CFG_TS, toHex(this.taiR));
   }
 
   // ---------------------------------------------------------------- modem
 
   startModem(mtu: number): void {
     const self = this;
-    const m = this.cfg.modem;
+    const m = this.m;
     const serial = G[m.serial];
     if (!serial) throw new Error('wgjs.cfg: no serial port ' + m.serial);
     // Power key and reset idle high (README "Profile files"); on the Espruino WiFi this enables the ESP8266.
@@ -598,40 +543,47 @@ class Device {
     serial.setup(m.baud || 115200, so);
     this.serial = serial;
     // The receive buffer is the engine's: the largest transport datagram for our MTU.
-    this.at = new AtEngine(serial, { bufSize: mtu + 32 });
+    const at = new AtEngine(serial, { bufSize: mtu + 32 });
+    this.at = at;
     const host = ip4(this.epHost) ? this.epHost : '';
     const o = { apn: m.apn, host: host, port: host ? this.epPort : 0, lport: m.lport };
+    // The driver of the dialect; in a single-dialect build the others are dead code, left out.
     const d = m.dialect;
-    const modem = makeModem(d, this.at, o);
+    let modem: ModemUdp | null = null;
+    if ((WGJS_DIALECT === '' || WGJS_DIALECT === 'simcom') && d === 'simcom') modem = new SimcomUdp(at, o);
+    if ((WGJS_DIALECT === '' || WGJS_DIALECT === 'sim7000') && d === 'sim7000') modem = new Sim7000Udp(at, o);
+    if ((WGJS_DIALECT === '' || WGJS_DIALECT === 'sim7600') && d === 'sim7600') modem = new Sim7600Udp(at, o);
+    if ((WGJS_DIALECT === '' || WGJS_DIALECT === 'quectel') && d === 'quectel') modem = new QuectelUdp(at, o);
+    if ((WGJS_DIALECT === '' || WGJS_DIALECT === 'espat') && d === 'espat') modem = new EspAtUdp(at, o);
     if (!modem) throw new Error('modem dialect ' + d + ' not in this build');
     this.modem = modem;
     if (d !== 'espat') {
-      this.at.urc(d === 'quectel' ? '+QIURC: "dnsgip"' : '+CDNSGIP:', function (line: string): void {
+      at.urc(d === 'quectel' ? '+QIURC: "dnsgip"' : '+CDNSGIP:', function (line: string): void {
         const q = line.split('"');
         const ip = q.length > 3 ? q[q.length - 2]! : '';
         if (self.dnsCb && ip4(ip)) self.dnsCb(ip);
       });
     }
-    this.modem.onReceive(function (b: Uint8Array, off: number, len: number, h: string, p: number): void {
-      self.datagram(b, off, len, h + ':' + p);
-    });
-    this.modem.onEvent(function (type: string, info: string): void { self.modemEvent(type, info); });
+    // This scope stays alive anyway (the closures above): one more closure costs no more than a bound method.
+    this.sendCb = function (err: string | null): void { if (err) self.nTxErr++; };
+    modem.onReceive(this.datagram.bind(this));
+    modem.onEvent(this.modemEvent.bind(this));
     this.open();
   }
 
   open(): void {
     const self = this;
-    const m = this.cfg.modem;
+    const m = this.m;
     this.mstate = 'opening';
     this.modem.open(function (err: string | null): void {
       if (!err || !self.running) return;
       self.mstate = 'off';
       const n = ++self.openFails;
-      self.error('modem open: ' + err);
+      self.emit({ event: 'error', message: 'modem open: ' + err });
       if (err === 'nowifi' && m.ssid) {
         self.at.cmd('AT+CWMODE=1', null, function (): void {
           self.at.cmd('AT+CWJAP="' + atEscape(m.ssid as string) + '","' + atEscape(m.wifiPassword || '') + '"', { timeout: 20000 }, function (): void {
-            self.later(function (): void { self.open(); }, 1000);
+            self.later(self.open, 1000);
           });
         });
         return;
@@ -639,16 +591,17 @@ class Device {
       // No answer at all: the modem is probably off; a PWRKEY pulse switches it on (every other try).
       if (err === 'timeout' && m.pwrkey !== undefined && n % 2 === 1) {
         self.pulse(m.pwrkey, m.pwrkeyMs || 1100);
-        self.later(function (): void { self.open(); }, 8000);
+        self.later(self.open, 8000);
         return;
       }
-      self.later(function (): void { self.open(); }, Math.min(60000, 1000 << Math.min(n, 6)));
+      self.later(self.open, Math.min(60000, 1000 << Math.min(n, 6)));
     });
   }
 
-  later(fn: () => void, ms: number): void {
+  /** Calls the method `fn` of this device after `ms`, unless stopped meanwhile. */
+  later(fn: (this: Device, a?: string, b?: string) => void, ms: number, a?: string, b?: string): void {
     const self = this;
-    setTimeout(function (): void { if (self.running) fn(); }, ms);
+    setTimeout(function (): void { if (self.running) fn.call(self, a, b); }, ms);
   }
 
   /** A low pulse on an idle-high pin. */
@@ -670,8 +623,8 @@ class Device {
       }
       this.resolve(function (ip: string | null): void {
         if (!ip) {
-          self.error('cannot resolve ' + self.epHost);
-          self.later(function (): void { self.modemEvent('up', info); }, 30000);
+          self.emit({ event: 'error', message: 'cannot resolve ' + self.epHost });
+          self.later(self.modemEvent as (this: Device, a?: string, b?: string) => void, 30000, 'up', info);
           return;
         }
         self.ep = ip + ':' + self.epPort;
@@ -684,7 +637,7 @@ class Device {
     } else if (type === 'error') {
       this.mstate = 'recovering';
       // The driver cannot power-cycle a modem that stopped answering: every third failure, pulse reset (or PWRKEY).
-      const m = this.cfg.modem;
+      const m = this.m;
       if (++this.errs % 3 === 0) {
         if (m.reset !== undefined) this.pulse(m.reset, 200);
         else if (m.pwrkey !== undefined) this.pulse(m.pwrkey, m.pwrkeyMs || 1100);
@@ -707,7 +660,7 @@ class Device {
       self.dnsCb = null;
       cb(ip);
     }
-    const d = this.cfg.modem.dialect;
+    const d = this.m.dialect;
     if (d === 'espat') {
       this.at.cmd('AT+CIPDOMAIN="' + h + '"', { resp: '+CIPDOMAIN:', timeout: 20000 }, function (err: string | null, lines: string[]): void {
         let ip = '';
@@ -737,8 +690,9 @@ class Device {
   }
 
   /** A datagram from the modem. */
-  datagram(b: Uint8Array, off: number, len: number, ep: string): void {
+  datagram(b: Uint8Array, off: number, len: number, host: string, port: number): void {
     if (!this.running) return;
+    const ep = host + ':' + port;
     const type = b[off];
     // Backing off (too slow): no handshake work at all.
     if ((type === 1 || type === 2) && this.now() < this.cool) return;
@@ -755,7 +709,7 @@ class Device {
     if (type === 1) {
       // The peer wants a session: rather than answer as responder (4 X25519 inline), initiate.
       const t = this.now();
-      if (ep.substring(0, ep.lastIndexOf(':')) === this.ep.substring(0, this.ep.lastIndexOf(':')) && t - this.lastPoke > 30000) {
+      if (host === this.ep.substring(0, this.ep.lastIndexOf(':')) && t - this.lastPoke > 30000) {
         this.lastPoke = t;
         this.connect(false);
       }
@@ -782,7 +736,7 @@ class Device {
     this.arm();
   }
 
-  /** Inner packets: ICMP echo requests are answered, UDP to our address goes to the application. */
+  /** The engine's sink: inner packets. ICMP echo requests are answered, UDP to our address goes to the application. */
   deliver(b: Uint8Array, off: number, len: number): void {
     const r = answerEcho(b, off, len, b, off, this.addr);
     if (r > 0) {
@@ -800,7 +754,8 @@ class Device {
     this.udpCb(b.subarray(u.payloadOff, u.payloadOff + u.payloadLen), b[s] + '.' + b[s + 1] + '.' + b[s + 2] + '.' + b[s + 3], u.srcPort, u.dstPort);
   }
 
-  engineEvent(type: number): void {
+  /** The engine's sink: handshake events. */
+  event(type: number): void {
     if (type === EVENT_HANDSHAKE_INITIATED) {
       this.nInit++;
       this.lastInit = this.now();
@@ -808,7 +763,7 @@ class Device {
     } else if (type === EVENT_HANDSHAKE_COMPLETE) {
       this.justDone = true;
     } else if (type === EVENT_HANDSHAKE_GAVE_UP) {
-      this.error('handshake: no response from ' + this.ep);
+      this.emit({ event: 'error', message: 'handshake: no response from ' + this.ep });
       this.schedulePre(1000);
     }
   }
@@ -823,34 +778,32 @@ class Device {
       this.nSlow++;
       this.coolMs = this.coolMs ? Math.min(this.coolMs * 2, 7200000) : 600000;
       this.cool = t + this.coolMs;
-      this.error('handshake processing took ' + Math.round(this.rspMs / 1000) + ' s (sessions expire after 120-180 s): install a native crypto module; next attempt in ' + this.coolMs / 1000 + ' s');
+      this.emit({ event: 'error', message: 'handshake processing took ' + Math.round(this.rspMs / 1000) + ' s (sessions expire after 120-180 s): install a native crypto module; next attempt in ' + this.coolMs / 1000 + ' s' });
       return;
     }
     this.coolMs = 0;
-    if (this.kaAuto) this.autoKeepalive();
+    if (this.kaAuto) {
+      // 'auto': adaptive keepalive if this board affords a rekey every two minutes; keeps its learning.
+      const on = (this.preMs + this.rspMs) * 100 < REKEY_AFTER_TIME * AUTO_KA_MAX_CPU;
+      if (on !== this.kaOn) {
+        this.kaOn = on;
+        this.engine.updatePeer(0, {
+          adaptiveKeepalive: on ? {
+            responder: this.responder || null, source: this.responder ? this.addrStr : null,
+            learned: this.kaSaved || undefined,
+          } : null,
+        });
+      } else {
+        const a = on ? this.engine.peerStatus(0).adaptive : null;
+        const l = a && !a.learning ? a.provenIdle : 0;
+        // Flash wears: rewrite only when the value moved by more than 10 %.
+        if (l > 0 && (l > this.kaSaved * 1.1 || l < this.kaSaved * 0.9)) {
+          this.kaSaved = Math.round(l);
+          G.require('Storage').write(CFG_KA, String(this.kaSaved));
+        }
+      }
+    }
     this.schedulePre(1000);
-  }
-
-  /** 'auto': adaptive keepalive if this board affords a rekey every two minutes; keeps its learning. */
-  autoKeepalive(): void {
-    const on = (this.preMs + this.rspMs) * 100 < REKEY_AFTER_TIME * AUTO_KA_MAX_CPU;
-    if (on !== this.kaOn) {
-      this.kaOn = on;
-      this.engine.updatePeer(0, {
-        adaptiveKeepalive: on ? {
-          responder: this.responder || null, source: this.responder ? this.addrStr : null,
-          learned: this.kaSaved || undefined,
-        } : null,
-      });
-      return;
-    }
-    const a = on ? this.engine.peerStatus(0).adaptive : null;
-    const l = a && !a.learning ? a.provenIdle : 0;
-    // Flash wears: rewrite only when the value moved by more than 10 %.
-    if (l > 0 && (l > this.kaSaved * 1.1 || l < this.kaSaved * 0.9)) {
-      this.kaSaved = Math.round(l);
-      G.require('Storage').write(CFG_KA, String(this.kaSaved));
-    }
   }
 
   /** Precomputes the next initiation soon, while nothing else runs. */
@@ -869,7 +822,9 @@ class Device {
     }, ms);
   }
 
-  precompute(): void {
+  /** Precomputes the next initiation now unless it is (`ifNeeded`), timing it. */
+  precompute(ifNeeded?: boolean): void {
+    if (ifNeeded && this.engine.hasPrecomputedHandshake(0)) return;
     const t0 = this.now();
     this.engine.precomputeHandshake(0);
     this.preMs = this.now() - t0;
@@ -891,14 +846,19 @@ class Device {
     this.tmr = setTimeout(function (): void { self.onTimer(); }, d > t ? d - t : 0);
   }
 
-  onTimer(): void {
+  /**
+   * The engine timer. `waited` >= 0: settling after a precompute (see below), waiting for the AT
+   * queue to go idle, at most 3 s.
+   */
+  onTimer(waited?: number): void {
     const self = this;
     this.tmr = null;
     this.tmrAt = -1;
-    if (this.rspWait) {
-      // A response is waiting for the AT queue: a retransmission now would make it stale.
+    if (this.rspWait || (waited !== undefined && this.at.pending() > 0 && waited < 3000)) {
+      // A response is waiting for the AT queue (a retransmission now would make it stale), or
+      // the queue has not settled yet.
       this.tmrAt = -2;
-      this.tmr = setTimeout(function (): void { self.onTimer(); }, 50);
+      this.tmr = setTimeout(function (): void { self.onTimer(waited === undefined ? undefined : waited + 50); }, 50);
       return;
     }
     const t = this.now();
@@ -907,7 +867,8 @@ class Device {
         // Precompute first, then let the AT queue settle (a response read meanwhile goes first),
         // then tick with a fresh time: the next initiation is cheap and carries the right time.
         this.precompute();
-        this.settle(0);
+        this.tmrAt = -2;
+        this.tmr = setTimeout(function (): void { self.onTimer(0); }, 50);
         return;
       }
       this.engine.tick(this.now());
@@ -915,26 +876,13 @@ class Device {
     this.arm();
   }
 
-  settle(waited: number): void {
-    const self = this;
-    this.tmrAt = -2;
-    this.tmr = setTimeout(function (): void {
-      if (self.at.pending() > 0 && waited < 3000) self.settle(waited + 50);
-      else self.onTimer();
-    }, 50);
-  }
-
-  /** Makes sure an initiation started now would be cheap (precomputed). */
-  ready(): void {
-    if (!this.engine.hasPrecomputedHandshake(0)) this.precompute();
-  }
-
   // ---------------------------------------------------------------- API
 
   /** Starts a handshake now (force: even within REKEY_TIMEOUT of the last one, e.g. after a path change). */
   connect(force: boolean): void {
     if (!this.ep || this.now() < this.cool) return;
-    this.ready();
+    // Make sure the initiation is cheap (precomputed).
+    this.precompute(true);
     this.engine.connect(this.now(), 0, force);
     // Queued before the modem was up: staged by the engine until the handshake completes.
     for (let i = 0; i < this.early.length; i++) this.engine.sendPacket(this.now(), this.early[i]!, 0, this.early[i]!.length);
@@ -944,7 +892,8 @@ class Device {
 
   /**
    * Sends `data` (string or bytes) as one UDP datagram from our tunnel address:srcPort to
-   * dstIp:dstPort inside the tunnel. Returns true if sent or queued for the handshake.
+   * dstIp:dstPort inside the tunnel. Returns true if sent or queued for the handshake. With
+   * `sleepAfter`, report and sleep (`wgjs.report`): the tunnel sleeps again once it has left.
    */
   sendUdp(dstIp: string, dstPort: number, data: string | Uint8Array, srcPort?: number, sleepAfter?: boolean): boolean {
     if (!this.running) return false;
@@ -975,11 +924,6 @@ class Device {
     this.arm();
     if (drop === 0) this.nUdpOut++;
     return drop === 0;
-  }
-
-  /** Report and sleep: wakes the tunnel, sends one datagram with the fewest packets, sleeps again. */
-  report(dstIp: string, dstPort: number, data: string | Uint8Array, srcPort?: number): boolean {
-    return this.sendUdp(dstIp, dstPort, data, srcPort, true);
   }
 
   /** Puts the tunnel to sleep: nothing is sent (no keepalive, rekey or retry) until the next send. */
@@ -1146,7 +1090,7 @@ const wgjs = {
    * puts the tunnel back to sleep once it has left — for devices that report and power down.
    */
   report: function (dstIp: string, dstPort: number, data: string | Uint8Array, srcPort?: number): boolean {
-    return device ? device.report(dstIp, dstPort, data, srcPort) : false;
+    return device ? device.sendUdp(dstIp, dstPort, data, srcPort, true) : false;
   },
   /** Puts the tunnel to sleep until the next sendUdp/report/connect. */
   sleep: function (): void {
@@ -1170,9 +1114,18 @@ const wgjs = {
   connect: function (force?: boolean): void {
     if (device) device.connect(force === true);
   },
-  bench: bench,
-  /** The library inside the build, for tests of the bundled code (not an application API). */
-  _core: { Engine: Engine, Noise: Noise, HandshakeState: HandshakeState, createPortableProvider: createPortableProvider, nativeProvider: nativeProvider },
 };
+
+const W = wgjs as Record<string, unknown>;
+// Left out of the per-board builds (with everything only they use).
+if (WGJS_BENCH) W.bench = bench;
+/** The library inside the build, for tests of the bundled code (not an application API). */
+if (WGJS_CORE) {
+  W._core = {
+    Engine: Engine, Noise: Noise, HandshakeState: HandshakeState, createPortableProvider: createPortableProvider, nativeProvider: nativeProvider,
+    /** The running device (memory probes: scripts/espruino-run.ts --probe). */
+    device: function (): Device | null { return device; },
+  };
+}
 
 G.wgjs = wgjs;

@@ -1,13 +1,14 @@
 /**
  * The device build (`pnpm --filter @wgjs/espruino build`): one minified file that passes the
  * Espruino subset scan (buildDevice throws otherwise), defines the `wgjs` API when evaluated, and
- * single-dialect variants that leave the other drivers out.
+ * single-dialect (per-board) variants that leave the other drivers, the bench and the test hook
+ * out (test/device.test.ts runs each of them end to end).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEVICE_OUT, DIALECTS, buildDevice } from '../scripts/build.js';
+import { DEVICE_OUT, DIALECTS, buildDevice, buildFileName } from '../scripts/build.js';
 import { scanBundleText } from '../scripts/check-device.js';
 import { EspruinoShim } from '../shim/espruino.js';
 
@@ -57,6 +58,27 @@ describe('device build', () => {
     for (const other of DIALECTS) if (other !== d) expect(b.code).not.toContain(MARKER[other]);
     const full = await buildDevice({ write: false });
     expect(b.bytes).toBeLessThan(full.bytes);
+  });
+
+  it('per-board builds leave out the bench and the test hook unless asked; default file names', async () => {
+    const plain = await buildDevice({ dialect: 'quectel', write: false });
+    const withBench = await buildDevice({ dialect: 'quectel', bench: true, write: false });
+    expect(withBench.bytes).toBeGreaterThan(plain.bytes);
+    for (const [b, hasBench] of [[plain, false], [withBench, true]] as const) {
+      const shim = new EspruinoShim();
+      shim.run(b.code, 'wgjs.js');
+      expect(typeof shim.wgjs.bench).toBe(hasBench ? 'function' : 'undefined');
+      expect(shim.wgjs._core).toBeUndefined();
+      shim.close();
+    }
+    // The all-dialect build keeps every engine method (tests call them through wgjs._core).
+    const full = await buildDevice({ write: false });
+    expect(full.pruned).toEqual([]);
+    expect(plain.pruned.length).toBeGreaterThan(0);
+    expect(full.mangled.length).toBeGreaterThan(0);
+    expect(buildFileName('')).toBe(DEVICE_OUT);
+    expect(buildFileName('sim7000')).toBe(DEVICE_OUT.replace(/wgjs\.js$/, 'wgjs-sim7000.js'));
+    expect(buildFileName('sim7000', true)).toBe(DEVICE_OUT.replace(/wgjs\.js$/, 'wgjs-sim7000-bench.js'));
   });
 
   it('refuses an unknown dialect', async () => {

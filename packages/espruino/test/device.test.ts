@@ -158,7 +158,7 @@ afterEach(() => {
 /** The bundle in a shim with an emulator, started against a fresh in-process server. */
 async function rig(opts: {
   dialect?: string; storage?: Map<string, string>; modules?: Record<string, unknown>; server?: Server; deviceKey?: Uint8Array;
-  keepalive?: number | string; start?: boolean;
+  keepalive?: number | string; start?: boolean; code?: string;
 } = {}): Promise<Rig> {
   const dialect = opts.dialect ?? 'quectel';
   const deviceKey = opts.deviceKey ?? generatePrivateKey(random);
@@ -168,7 +168,7 @@ async function rig(opts: {
   if (!opts.server) await server.start(pub);
   const emu = createEmulator(dialect, {});
   const shim = new EspruinoShim({ storage: opts.storage, serial: { Serial1: emu.serial() }, modules: opts.modules });
-  shim.run(bundle, 'wgjs.js');
+  shim.run(opts.code ?? bundle, 'wgjs.js');
   const api = shim.wgjs as unknown as Rig['api'];
   const cfg = {
     privateKey: toBase64(deviceKey),
@@ -419,6 +419,33 @@ function slowCrypto(shim: () => EspruinoShim, ms: number): { mod: Record<string,
   };
   return o;
 }
+
+describe('per-board builds (one driver, no bench or test hook, uncalled methods removed)', () => {
+  for (const dialect of ['simcom', 'sim7000', 'sim7600', 'quectel', 'espat']) {
+    it(`${dialect}: handshake, UDP both ways, ping, status`, async () => {
+      const b = await buildDevice({ dialect, write: false });
+      expect(b.pruned.length).toBeGreaterThan(0);
+      const r = await rig({ dialect, code: b.code });
+      const w = r.shim.wgjs as Record<string, unknown>;
+      expect(w.bench).toBeUndefined();
+      expect(w._core).toBeUndefined();
+      await r.shim.waitEvent(isHandshake, 15_000);
+      expect(r.api.sendUdp('10.0.0.1', 5555, `board ${dialect}`, 4000)).toBe(true);
+      await waitFor('the datagram at the server', 5000, () => r.server.udpPayloads().includes(`board ${dialect}`));
+      r.server.sendUdp('to the board\x00', 5555, 4000);
+      await waitFor('the datagram at the device', 5000, () => r.received[0]);
+      expect(r.received[0]).toEqual({ data: 'to the board\x00', from: '10.0.0.1', sport: 5555, dport: 4000 });
+      r.server.ping(7);
+      await waitFor('the echo reply', 5000, () => r.server.echoReplies().includes(7));
+      expect(r.api.status()).toMatchObject({ event: 'status', state: 'connected', handshakes: 1, udpIn: 1, udpOut: 1, pings: 1, crypto: 'portable' });
+      // Another dialect is not in this build: start reports it instead of throwing.
+      const other = dialect === 'quectel' ? 'espat' : 'quectel';
+      r.api.start({ ...r.cfg, modem: { ...(r.cfg.modem as object), dialect: other } });
+      expect(r.shim.events.some((e) => e.event === 'error' && String(e.message).includes(`modem dialect ${other} not in this build`))).toBe(true);
+      expect(r.shim.errors).toEqual([]);
+    });
+  }
+});
 
 describe('slow CPU guards', () => {
   it('with X25519 at 4 s (an initiation computed inline would outlast REKEY_TIMEOUT) no handshake is abandoned', async () => {

@@ -14,7 +14,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createPortableProvider } from '@wgjs/core/crypto/portable';
 import { formatKey, generatePrivateKey, publicKeyOf } from '@wgjs/core/keys';
 import { EmulatedEspruino, openPtyPair, WGJS_BOOT, type EmulatorOptions, type PtyPair } from '../emulator/repl.js';
-import { main, type CliIo } from '../flasher/cli.js';
+import { defaultBuild, main, type CliIo } from '../flasher/cli.js';
+import { buildDevice } from '../scripts/build.js';
 import { loadProfile, parseIni, readConfigFile } from '../flasher/config.js';
 import { crc32 } from '../flasher/crc32.js';
 import { BOOT_CODE, planFile, type FlashResult, type FlashSettings } from '../flasher/flash.js';
@@ -438,6 +439,31 @@ describe('errors without a board', () => {
     expect(JSON.parse(Buffer.from(cfg[0][3], 'base64').toString('utf8')).privateKey).toBe(key.priv);
     expect(statSync(out2).mode & 0o777).toBe(0o600);
     expect(r2.stdout + r2.stderr).not.toContain(key.priv);
+  });
+});
+
+describe('which build is flashed', () => {
+  it('defaults to the per-board build of the modem dialect (dist/wgjs-<dialect>.js)', async () => {
+    const d = await buildDevice({ dialect: 'sim7000' });
+    expect(d.file).toBe(defaultBuild('sim7000'));
+    const out = path.join(dir, 'dry-default.txt');
+    const r = await cli(['--board', PROFILE, '--config', deviceConf(newKey().priv), '--dry-run', out]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`build ${defaultBuild('sim7000')}`);
+    const text = readFileSync(out).toString('latin1');
+    const parts = [...text.matchAll(/\("wgjs\.js",(\d+),(\d+),(\d+),atob\("([A-Za-z0-9+/=]*)"\)\)/g)];
+    expect(Buffer.concat(parts.map((m) => Buffer.from(m[4], 'base64'))).toString('utf8')).toBe(d.code);
+    // The [Modem] Dialect override picks that dialect's build.
+    const r2 = await cli(['--board', PROFILE, '--config', deviceConf(newKey().priv), '--dialect', 'quectel', '--dry-run', out]);
+    expect(r2.stderr).toContain(defaultBuild('quectel'));
+  });
+
+  it('refuses a per-board build made for another modem dialect', async () => {
+    const other = path.join(dir, 'wgjs-quectel.js');
+    writeFileSync(other, build);
+    const r = await cli(['--board', PROFILE, '--config', deviceConf(newKey().priv), '--build', other, '--dry-run', path.join(dir, 'dry-other.txt')]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/is the build for the quectel modem, but the modem dialect is sim7000/);
   });
 });
 

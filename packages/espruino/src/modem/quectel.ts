@@ -33,6 +33,8 @@ export class QuectelUdp extends UdpModem {
     this.fh = '';
     this.fp = 0;
     this.deact = false;
+    this.rcmd = 'AT+QIRD=0';
+    this.rresp = '+QIRD:';
     // Boot: "RDY", then "+CFUN: 1", "+CPIN: READY", "+QIND: SMS DONE", "APP RDY" (BG95).
     at.watch('boot', 'RDY');
     at.watch('down', '+QIURC: "pdpdeact"');
@@ -173,8 +175,4 @@ export class QuectelUdp extends UdpModem {
     );
   }
 
-  /** Reads datagrams until the modem has none left. */
-  read(): void {
-    this.poll('AT+QIRD=0', '+QIRD:');
-  }
 }

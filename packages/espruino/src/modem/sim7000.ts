@@ -54,7 +54,7 @@ export class Sim7000Udp extends ConnectedUdpModem {
     at.watch('boot', 'SMS Ready');
     at.watch('down', '+PDP: DEACT');
     at.watch('down', 'CLOSED');
-    cipRxget(this, '+CIPRXGET: 1', 1);
+    cipRxget(this, '+CIPRXGET: 1', 1, 'AT+CIPRXGET=2,' + SIMCOM_MAX);
     // Pushed data (AT+CIPHEAD=1, single connection): +IPD,<data length>:<data>.
     at.raw(
       '+IPD,',
@@ -185,10 +185,5 @@ export class Sim7000Udp extends ConnectedUdpModem {
       { data: data, fin: 'SEND OK', fail: 'SEND FAIL', retries: (this.o.sendTries || 2) - 1, timeout: this.o.timeout || 5000 },
       function (err: string | null): void { cb(err); },
     );
-  }
-
-  /** Reads datagrams until the modem has none left. */
-  read(): void {
-    this.poll('AT+CIPRXGET=2,' + SIMCOM_MAX, '+CIPRXGET: 2');
   }
 }

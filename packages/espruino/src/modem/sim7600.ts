@@ -58,7 +58,7 @@ export class Sim7600Udp extends UdpModem {
     at.watch('down', '+CIPEVENT:');
     at.watch('down', '+IPCLOSE: 0,');
     at.urc('+CIPEVENT:', function (): void { self.netLost = true; });
-    cipRxget(this, '+CIPRXGET: 1,0', 2);
+    cipRxget(this, '+CIPRXGET: 1,0', 2, 'AT+CIPRXGET=2,0,' + SIMCOM_MAX);
     // Push mode: "RECV FROM:<ip>:<port>" (AT+CIPSRIP=1), then "+IPD<len>" on its own line, then the bytes.
     at.urc('RECV FROM:', function (l: string): void {
       const i = l.lastIndexOf(':');
@@ -203,10 +203,5 @@ export class Sim7600Udp extends UdpModem {
         cb(err);
       },
     );
-  }
-
-  /** Reads datagrams until the modem has none left. */
-  read(): void {
-    this.poll('AT+CIPRXGET=2,0,' + SIMCOM_MAX, '+CIPRXGET: 2');
   }
 }

@@ -22,7 +22,7 @@ export const SIMCOM_MAX = 1460;
  * mapping: 'reattach'). Subclasses implement `sock` (open to rh:rport, setting `open0`) and `put`
  * (send on the open socket), plus start/stop.
  */
-export class ConnectedUdpModem extends UdpModem {
+export abstract class ConnectedUdpModem extends UdpModem {
   /** Socket open to rh:rport; being opened. */
   declare open0: boolean;
   declare opening: boolean;
@@ -34,15 +34,10 @@ export class ConnectedUdpModem extends UdpModem {
   }
 
   /** Opens the socket to rh:rport (sets open0/opening). */
-  sock(cb: ModemCallback): void {
-    cb('unsupported');
-  }
+  abstract sock(cb: ModemCallback): void;
 
   /** Sends one datagram on the open socket. */
-  put(data: Uint8Array, cb: ModemCallback): void {
-    void data;
-    cb('unsupported');
-  }
+  abstract put(data: Uint8Array, cb: ModemCallback): void;
 
   override tx(data: Uint8Array, host: string, port: number, cb: ModemCallback): void {
     const self = this;
@@ -56,7 +51,11 @@ export class ConnectedUdpModem extends UdpModem {
       this.rh = host;
       this.rport = port;
       if (!first) {
-        this.reopen();
+        // Restart the socket on purpose: no 'down', but 'reattach' when back.
+        if (this.st === 2) {
+          this.st = 3;
+          this.retry(0);
+        }
         cb('reopen');
         return;
       }
@@ -80,17 +79,19 @@ export class ConnectedUdpModem extends UdpModem {
 /**
  * Manual receive (AT+CIPRXGET=1): the modem buffers datagrams and announces them with `urc`
  * (`+CIPRXGET: 1` on the SIM7000, `+CIPRXGET: 1,<link>` on the SIM7600) — once, until the buffer
- * has been drained; `m.read()` then fetches them with AT+CIPRXGET=2,…, whose reply is
+ * has been drained; `m.read()` then fetches them with `cmd` (AT+CIPRXGET=2,…), whose reply is
  * `+CIPRXGET: 2,[<link>,]<read length>,<length left>` CR LF, then exactly <read length> bytes.
  * `k` is the index of <read length> among the comma-separated header fields (1 without a link
  * number, 2 with). Reads repeat while the modem says bytes are left (`got`), and once more if a
- * URC came during a read (`again`, see UdpModem.poll). Datagrams go to `rh:rport`: the replies
+ * URC came during a read (`again`, see UdpModem.read). Datagrams go to `rh:rport`: the replies
  * carry no sender (on a connected socket it is the remote; see the SIM7600 driver otherwise).
  *
  * One read is taken to be one datagram (each is at most SIMCOM_MAX bytes and we ask for that
  * much); the manuals do not say how a UDP socket's buffer is cut into reads — unverified.
  */
-export function cipRxget(m: UdpModem & { read(): void }, urc: string, k: number): void {
+export function cipRxget(m: UdpModem, urc: string, k: number, cmd: string): void {
+  m.rcmd = cmd;
+  m.rresp = '+CIPRXGET: 2';
   m.at.urc(urc, function (): void { m.read(); });
   m.at.raw(
     '+CIPRXGET: 2,',

@@ -31,6 +31,8 @@ export class SimcomUdp extends ConnectedUdpModem {
   constructor(at: AtEngine, opts?: ModemOptions) {
     super(at, opts);
     const self = this;
+    this.rcmd = 'AT+CARECV=0,' + SIMCOM_MAX;
+    this.rresp = '+CARECV:';
     // RDY only comes at a fixed baud rate; "+CPIN: READY"/"SMS Ready" follow every boot (and CFUN=1).
     at.watch('boot', 'RDY');
     at.watch('boot', '+CPIN: READY');
@@ -190,10 +192,5 @@ export class SimcomUdp extends ConnectedUdpModem {
       { data: data, retries: (this.o.sendTries || 2) - 1, timeout: this.o.timeout || 5000 },
       function (err: string | null): void { cb(err); },
     );
-  }
-
-  /** Reads datagrams until the modem has none left. */
-  read(): void {
-    this.poll('AT+CARECV=0,' + SIMCOM_MAX, '+CARECV:');
   }
 }

@@ -70,18 +70,12 @@ export function unquote(s: string): string {
   return s.charAt(0) === '"' && s.charAt(s.length - 1) === '"' ? s.substring(1, s.length - 1) : s;
 }
 
-/** Copies `len` bytes of `buf` from `off` into a new array (the caller's buffer is reused at once). */
-export function copyBytes(buf: Uint8Array, off: number, len: number): Uint8Array {
-  const d = new Uint8Array(len);
-  d.set(buf.subarray(off, off + len));
-  return d;
-}
-
 /**
  * Life cycle shared by the drivers. States: 0 closed, 1 opening, 2 up, 3 recovering.
- * Subclasses implement start/stop/tx.
+ * Subclasses implement start/stop/tx (abstract: no default methods in RAM on the device) and,
+ * for dialects that fetch datagrams with a command, set `rcmd`/`rresp` (see `read`).
  */
-export class UdpModem implements ModemUdp {
+export abstract class UdpModem implements ModemUdp {
   declare at: AtEngine;
   declare o: ModemOptions;
   /** Local IP, set by start. */
@@ -104,6 +98,9 @@ export class UdpModem implements ModemUdp {
   declare again: boolean;
   declare got: boolean;
   declare rfail: number;
+  /** The read command and its response prefix (dialects that fetch datagrams; see `read`). */
+  declare rcmd: string;
+  declare rresp: string;
 
   constructor(at: AtEngine, opts?: ModemOptions) {
     const o = opts || {};
@@ -125,6 +122,8 @@ export class UdpModem implements ModemUdp {
     this.again = false;
     this.got = false;
     this.rfail = 0;
+    this.rcmd = '';
+    this.rresp = '';
     const self = this;
     at.onEvent(function (type: string, line: string): void {
       if (type === 'reset') self.lost(line, true);
@@ -148,7 +147,7 @@ export class UdpModem implements ModemUdp {
         cb(err);
         return;
       }
-      self.isNowUp();
+      self.up();
       cb(null);
     });
   }
@@ -159,7 +158,10 @@ export class UdpModem implements ModemUdp {
       if (cb) cb('down');
       return;
     }
-    this.tx(copyBytes(buf, off, len), host, port, function (err: string | null): void {
+    // A private copy: the caller's buffer is reused at once.
+    const d = new Uint8Array(len);
+    d.set(buf.subarray(off, off + len));
+    this.tx(d, host, port, function (err: string | null): void {
       // Repeated send timeouts: the modem or the link is gone; probe it by recovering.
       if (err === 'timeout') {
         if (++self.fails >= 3) self.lost('timeout', false);
@@ -180,7 +182,7 @@ export class UdpModem implements ModemUdp {
     this.st = 0;
     this.gen++;
     this.busy = false;
-    this.clearTimer();
+    this.retry(-1);
     this.stop(function (): void {
       if (cb) cb(null);
     });
@@ -195,22 +197,13 @@ export class UdpModem implements ModemUdp {
   }
 
   /** Brings the bearer and socket up; sets `ip`. */
-  start(cb: ModemCallback): void {
-    cb('unsupported');
-  }
+  abstract start(cb: ModemCallback): void;
 
   /** Tears the socket (and, after a network loss, the bearer) down; never fails. */
-  stop(cb: ModemCallback): void {
-    cb(null);
-  }
+  abstract stop(cb: ModemCallback): void;
 
   /** Sends one datagram (a private copy). */
-  tx(data: Uint8Array, host: string, port: number, cb: ModemCallback): void {
-    void data;
-    void host;
-    void port;
-    cb('unsupported');
-  }
+  abstract tx(data: Uint8Array, host: string, port: number, cb: ModemCallback): void;
 
   /** Delivers a datagram to the receive callback. */
   deliver(buf: Uint8Array, len: number, host: string, port: number): void {
@@ -218,10 +211,11 @@ export class UdpModem implements ModemUdp {
   }
 
   /**
-   * Fetches datagrams with `cmd` (one per call) until a read returns none. The modem announces
-   * new data only once until its buffer is drained, so a failed or refused read is retried.
+   * Fetches datagrams with the dialect's read command `rcmd` (one per call; `rresp` its response
+   * prefix) until a read returns none. The modem announces new data only once until its buffer
+   * is drained, so a failed or refused read is retried.
    */
-  poll(cmd: string, resp: string): void {
+  read(): void {
     const self = this;
     if (this.reading) {
       this.again = true;
@@ -230,27 +224,16 @@ export class UdpModem implements ModemUdp {
     this.reading = true;
     this.again = false;
     this.got = false;
-    this.at.cmd(cmd, { resp: resp }, function (err: string | null): void {
+    this.at.cmd(this.rcmd, { resp: this.rresp }, function (err: string | null): void {
       self.reading = false;
       if (self.st === 0 || err === 'closed' || err === 'reset') return;
       if (err) {
-        if (++self.rfail < 5) setTimeout(function (): void { self.poll(cmd, resp); }, 200);
+        if (++self.rfail < 5) setTimeout(function (): void { self.read(); }, 200);
         return;
       }
       self.rfail = 0;
-      if (self.got || self.again) self.poll(cmd, resp);
+      if (self.got || self.again) self.read();
     });
-  }
-
-  emit(type: string, info: string): void {
-    if (this.evcb) this.evcb(type, info);
-  }
-
-  /** Restarts the socket on purpose (new remote): no 'down', but 'reattach' when back. */
-  reopen(): void {
-    if (this.st !== 2) return;
-    this.st = 3;
-    this.retry(0);
   }
 
   /**
@@ -262,7 +245,7 @@ export class UdpModem implements ModemUdp {
       this.st = 3;
       this.wait = 0;
       this.fails = 0;
-      this.emit('down', why);
+      if (this.evcb) this.evcb('down', why);
     } else if (this.st !== 3 || !boot) {
       return;
     }
@@ -270,23 +253,21 @@ export class UdpModem implements ModemUdp {
     this.retry(boot ? (this.o.bootDelay === undefined ? 2000 : this.o.bootDelay) : 0);
   }
 
-  private isNowUp(): void {
+  /** Open or recovered: 'up' the first time, 'reattach' after. */
+  private up(): void {
     this.st = 2;
     this.fails = 0;
     this.wait = 0;
-    this.emit(this.ever ? 'reattach' : 'up', this.ip);
+    if (this.evcb) this.evcb(this.ever ? 'reattach' : 'up', this.ip);
     this.ever = true;
   }
 
-  private clearTimer(): void {
-    if (this.tmr !== null) clearTimeout(this.tmr as Parameters<typeof clearTimeout>[0]);
-    this.tmr = null;
-  }
-
-  /** Schedules a recovery attempt (replacing any scheduled one). */
+  /** Schedules a recovery attempt (replacing any scheduled one); ms < 0 only cancels. */
   retry(ms: number): void {
     const self = this;
-    this.clearTimer();
+    if (this.tmr !== null) clearTimeout(this.tmr as Parameters<typeof clearTimeout>[0]);
+    this.tmr = null;
+    if (ms < 0) return;
     this.tmr = setTimeout(function (): void {
       self.tmr = null;
       self.attempt();
@@ -304,13 +285,13 @@ export class UdpModem implements ModemUdp {
         if (g !== self.gen || self.st !== 3) return;
         self.busy = false;
         if (!err) {
-          self.isNowUp();
+          self.up();
           return;
         }
         const min = self.o.retryMin || 1000;
         const max = self.o.retryMax || 60000;
         self.wait = self.wait ? (self.wait * 2 > max ? max : self.wait * 2) : min;
-        self.emit('error', err);
+        if (self.evcb) self.evcb('error', err);
         self.retry(self.wait);
       });
     });

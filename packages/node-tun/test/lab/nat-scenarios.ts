@@ -734,7 +734,9 @@ export function stuckRekey(auto: boolean, boundMs = 30_000): Scenario {
       const ka = auto ? autoPeer({ echo: false, learned: 2700, verifyEvery: 5000 }) : { persistentKeepalive: 2 };
       dev.send({ cmd: 'peer', config: { publicKey: ctx.serverKey.publicKey, ...ka } });
       await nextEvent(dev, 0, (e) => e.event === 'peer', 5000);
-      await sleep(3000);
+      // Idle, as in the trace: the device's last echo reply (data) armed its "sent data, heard
+      // nothing" handshake timer; the server's passive keepalive, 10 s after it, clears that.
+      await sleep(12_000);
       const ep0 = await currentEndpoint(ctx);
       // The NAT rebinds: the forward goes, the device's traffic leaves from another port.
       await nft('delete', 'chain', 'inet', 'wgjs_nat', 'prerouting');
