@@ -164,6 +164,26 @@ export async function buildDevice(opts: BuildOptions = {}): Promise<DeviceBuild>
   };
 }
 
+export const COST_ENTRY = path.join(REPO_ROOT, 'packages/espruino/src/cost.ts');
+export const COST_OUT = path.join(REPO_ROOT, 'packages/espruino/dist/wgjs-cost.js');
+
+/**
+ * Builds `dist/wgjs-cost.js`: the cost model (`dailyCost`, defining global `wgjsCost`) for the
+ * device, loaded from Storage only when an application wants it. Subset-checked like the peer.
+ */
+export async function buildCostModule(out: string = COST_OUT): Promise<{ code: string; bytes: number; file: string }> {
+  const base = deviceBuildOptions();
+  const result = await esbuild.build({ ...base, entryPoints: [COST_ENTRY], define: {} });
+  const code = inlineConstants(result.outputFiles![0]!.text).code;
+  const violations = scanBundleText(code, 'wgjs-cost.js');
+  if (violations.length) throw new Error(`cost module has constructs Espruino cannot run:\n${formatViolations(violations)}`);
+  mkdirSync(path.dirname(out), { recursive: true });
+  const tmp = `${out}.${process.pid}.tmp`;
+  writeFileSync(tmp, code);
+  renameSync(tmp, out);
+  return { code, bytes: Buffer.byteLength(code, 'utf8'), file: out };
+}
+
 function invokedDirectly(): boolean {
   const arg = process.argv[1];
   if (!arg) return false;
@@ -207,6 +227,10 @@ if (invokedDirectly()) {
       for (const job of jobs) {
         const b = await buildDevice(job);
         process.stdout.write(`${path.relative(base, b.file!) || b.file}: ${b.bytes} B raw, ${b.gzipBytes} B gzip (subset check OK)\n`);
+      }
+      if (!dialect && !outArg) {
+        const c = await buildCostModule();
+        process.stdout.write(`${path.relative(base, c.file)}: ${c.bytes} B raw (cost model, loaded on demand; subset check OK)\n`);
       }
     })().catch((err: unknown) => {
       process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);

@@ -8,7 +8,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEVICE_OUT, DIALECTS, buildDevice, buildFileName } from '../scripts/build.js';
+import { DEVICE_OUT, DIALECTS, buildCostModule, buildDevice, buildFileName } from '../scripts/build.js';
+import { dailyCost, type CostInput } from '@wgjs/core';
 import { scanBundleText } from '../scripts/check-device.js';
 import { EspruinoShim } from '../shim/espruino.js';
 
@@ -83,5 +84,23 @@ describe('device build', () => {
 
   it('refuses an unknown dialect', async () => {
     await expect(buildDevice({ dialect: 'sim900', write: false })).rejects.toThrow(/unknown dialect/);
+  });
+});
+
+describe('cost module (dist/wgjs-cost.js)', () => {
+  it('is subset-clean and gives the same answers as dailyCost on Node', async () => {
+    const c = await buildCostModule(path.join(tmp, 'wgjs-cost.js'));
+    expect(scanBundleText(c.code, 'wgjs-cost.js')).toEqual([]);
+    const shim = new EspruinoShim();
+    shim.run(c.code, 'wgjs-cost.js');
+    const fn = (shim.context as Record<string, unknown>).wgjsCost;
+    expect(typeof fn).toBe('function');
+    const inputs: CostInput[] = [
+      { keepalive: 25, natTimeout: 30 },
+      { keepalive: 54, natTimeout: 60, refreshOnReceive: false, reportInterval: 300, reportBytes: 64 },
+      { mode: 'sleep', keepalive: 0, natTimeout: 30, reportInterval: 900, reportBytes: 64 },
+    ];
+    for (const i of inputs) expect(JSON.parse(JSON.stringify((fn as typeof dailyCost)(i)))).toEqual(JSON.parse(JSON.stringify(dailyCost(i))));
+    shim.close();
   });
 });
