@@ -675,6 +675,37 @@ export function adaptiveLearning(tauS: number): Scenario {
 }
 
 /**
+ * 7b. The NAT shortens its timeout: the device knows a 5 s lifetime (verification every 5 s, echo
+ * probes); the router's conntrack UDP timeout drops to 2 s. The next verification fails, the
+ * device handshakes, retests, and relearns. recoveryMs: from the change until the relearned
+ * interval is below the new timeout; then the server must reach the device after 3 × 2 s idle.
+ */
+export const natShortens: Scenario = (o) =>
+  runScenario('nat-shortens', { ...o, devicePeer: autoPeer({ learned: 5000, verifyEvery: 5000 }) }, {}, async (ctx) => {
+    await ctx.nat.setUdpTimeouts(5);
+    await startResponder(ctx);
+    const dev = await connectDevice(ctx, { keepalive: 0 });
+    await sleep(6000);
+    await ctx.markBytes();
+    await ctx.nat.setUdpTimeouts(2);
+    await ctx.nat.flushConntrack(); // existing entries keep their old timer otherwise
+    const t0 = Date.now();
+    const a = await waitUntil('the adaptive keepalive to relearn a 2 s NAT timeout', 90_000, async () => {
+      const x = await adaptiveOf(dev);
+      return !x.learning && x.failed > 0 && x.interval < 2000 ? x : undefined;
+    }, 250);
+    const relearnMs = Date.now() - t0;
+    await sleep(6000);
+    const r = await measureRecovery(ctx, { timeoutMs: 3000 });
+    return {
+      recoveryMs: relearnMs,
+      notes: `conntrack timeout 5 s → 2 s; relearned ${(a.estimate / 1000).toFixed(2)} s (keepalive every ${(a.interval / 1000).toFixed(2)} s) ` +
+        `in ${(relearnMs / 1000).toFixed(1)} s, ${a.failed} unanswered probes in all; after 6 s idle the server's ping took ${r.recoveryMs} ms`,
+      metrics: { relearnMs, estimateMs: Math.round(a.estimate), intervalMs: Math.round(a.interval), pingAfterMs: r.recoveryMs },
+    };
+  });
+
+/**
  * 8. Server restart: the server loses its session (and, having no endpoint configured, cannot
  * reach the device) while the device keeps its own. `auto`: the adaptive keepalive (lifetime
  * known, verification every 5 s, passive probes) notices the unanswered probe and handshakes at
@@ -833,6 +864,7 @@ export const ADAPTIVE_TAUS = [20, 10, 5, 2] as const;
 /** The adaptive-keepalive scenarios run in CI (the stock baselines that take minutes are bench-only). */
 export const ADAPTIVE_SCENARIOS: ReadonlyArray<{ name: string; run: Scenario; servers?: readonly ServerKind[] }> = [
   ...ADAPTIVE_TAUS.map((t) => ({ name: `adaptive-learning-${t}s`, run: adaptiveLearning(t) })),
+  { name: 'nat-shortens', run: natShortens },
   { name: 'server-restart-auto', run: serverRestart(true) },
   // The stock recovery (the device's next rekey) with both wgjs peers' timers 10× faster: a stock
   // 25 s keepalive is 2.5 s here, REKEY_AFTER_TIME 12 s.
