@@ -77,7 +77,7 @@ export interface AdaptiveKeepaliveOptions {
    * standard 25 000 ms by default (adaptive mode then does no worse than a stock keepalive).
    */
   fallback?: number;
-  /** A lifetime proven earlier (ms; see `learned()`), to skip learning from scratch. */
+  /** A lifetime proven earlier (ms: `AdaptiveStatus.provenIdle` once learning is over), to skip learning. */
   learned?: number;
 }
 
@@ -187,11 +187,6 @@ export class AdaptiveKeepalive {
   estimate(): number {
     if (this.lo === 0) return 0;
     return this.hi === Infinity ? this.lo : Math.sqrt(this.lo * this.hi);
-  }
-
-  /** A lifetime to persist and pass back as `learned` (0 while nothing is proven). */
-  learned(): number {
-    return this.learning ? 0 : this.lo;
   }
 
   /** When the engine must next call `tick`. */
