@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requireTools } from '../../node-tun/test/lab/netns.js';
 import {
-  ADAPTIVE_SCENARIOS, NAT_TIMEOUT_S, PROBE_INTERVAL_MS, SCENARIOS, SERVER_KINDS, deviceReboot, resultsTable, serverRestart, sleepAndWake, stuckRekey,
+  ADAPTIVE_SCENARIOS, NAT_TIMEOUT_S, PROBE_INTERVAL_MS, SCENARIOS, SERVER_KINDS, deviceReboot, idleCostModel, resultsTable, serverRestart, sleepAndWake, stuckRekey,
   type Scenario, type ScenarioResult, type ServerKind,
 } from '../../node-tun/test/lab/nat-scenarios.js';
 import { dailyCost } from '@wgjs/core';
@@ -75,8 +75,8 @@ function idleDay(ok: ScenarioResult[]): string[] {
     ...rows,
     '',
     ...idle.map((r) => {
-      const m = dailyCost({ keepalive: r.metrics.intervalS!, natTimeout: NAT_TIMEOUT_S, seconds: r.metrics.windowS!, rtt: 0, refreshOnReceive: !r.name.endsWith('auto') });
-      return `Lab check (${r.name}, ${r.server}): ${r.metrics.windowS} s idle, keepalive every ${r.metrics.intervalS!.toFixed(2)} s: router counted ${r.upBytes} B up / ${r.downBytes} B down; model ${m.upBytes - 236} / ${m.downBytes - 120}.`;
+      const m = idleCostModel(r);
+      return `Lab check (${r.name}, ${r.server}): ${r.metrics.windowS} s idle, keepalive every ${r.metrics.intervalS!.toFixed(2)} s: router counted ${r.upBytes} B up / ${r.downBytes} B down; model ${m.up} / ${m.down}.`;
     }),
   ];
 }

@@ -11,6 +11,10 @@ export function writeU32LE(b: Uint8Array, o: number, v: number): void {
   b[o + 3] = (v >>> 24) & 255;
 }
 
+export function readU32BE(b: Uint8Array, o: number): number {
+  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+}
+
 export function writeU32BE(b: Uint8Array, o: number, v: number): void {
   b[o] = (v >>> 24) & 255;
   b[o + 1] = (v >>> 16) & 255;

@@ -15,7 +15,7 @@ import {
   REJECT_AFTER_TIME, REKEY_AFTER_MESSAGES, REKEY_AFTER_TIME, REKEY_TIMEOUT, REKEY_TIMEOUT_JITTER_MAX,
   RESPONSE_SIZE, TAG_SIZE, TRANSPORT_HEADER_SIZE, TRANSPORT_MIN_SIZE, UNDER_LOAD_AFTER_TIME,
 } from './constants.js';
-import { ascii, compareBE, equalCT, readU32LE, writeU32LE } from './bytes.js';
+import { ascii, compareBE, equalCT, isZero, readU32LE, writeU32LE } from './bytes.js';
 import { HandshakeState, Noise } from './noise.js';
 import { CookieChecker, CookieState } from './cookie.js';
 import { TimestampGuard } from './tai64n.js';
@@ -142,11 +142,6 @@ function parseHostPort(text: string): { ip: Uint8Array; family: number; port: nu
   }
   const c = parseCidr(host);
   return { ip: c.ip, family: c.family, port: port };
-}
-
-function isZero(buf: Uint8Array, off: number, len: number): boolean {
-  for (let i = 0; i < len; i++) if (buf[off + i] !== 0) return false;
-  return true;
 }
 
 /** True if two endpoint strings name the same address (ports may differ). */
@@ -754,8 +749,7 @@ export class Engine {
     const p = this.peerAt(id);
     p.asleep = true;
     p.sleepAfterSend = false;
-    const tm = p.timers;
-    for (let j = 0; j < TIMER_COUNT; j++) if (j !== T_ZERO_KEY_MATERIAL) tm[j] = Infinity;
+    this.stopTimers(p);
     p.needAnotherKeepalive = false;
     this.purgeStaged(id, Drop.ASLEEP);
     this.clearHandshake(p);
@@ -770,9 +764,14 @@ export class Engine {
     if (!p.asleep) return;
     p.asleep = false;
     // Timers armed by packets that arrived during sleep are stale: the wake decides what to send.
+    this.stopTimers(p);
+    if (p.ka !== null) p.timers[T_ADAPTIVE] = p.ka.next();
+  }
+
+  /** Stops every timer of a peer but the zeroing of its keys. */
+  private stopTimers(p: Peer): void {
     const tm = p.timers;
     for (let j = 0; j < TIMER_COUNT; j++) if (j !== T_ZERO_KEY_MATERIAL) tm[j] = Infinity;
-    if (p.ka !== null) tm[T_ADAPTIVE] = p.ka.next();
   }
 
   /**

@@ -229,14 +229,10 @@ export class AdaptiveKeepalive {
       this.deadline = this.probeStart + KEEPALIVE_TIMEOUT + this.rtt + GRACE;
       return KA_KEEPALIVE;
     }
-    if (s === ST_WAIT_PEER) {
+    if (s === ST_WAIT_PEER || s === ST_WAIT_ANSWER) {
       if (now < this.deadline) return KA_NONE;
-      // The peer's passive keepalive, due KEEPALIVE_TIMEOUT after our request, never came: the
-      // mapping did not even last that long.
-      return this.fail(now, this.deadline - GRACE - this.lastAny);
-    }
-    if (s === ST_WAIT_ANSWER) {
-      if (now < this.deadline) return KA_NONE;
+      // No answer by the deadline — in ST_WAIT_PEER not even the peer's passive keepalive, due
+      // KEEPALIVE_TIMEOUT after our request: the mapping did not last the idle time expected.
       return this.fail(now, this.deadline - GRACE - this.lastAny);
     }
     if (now >= this.probeAt) return this.startProbe(now, sessionAge);

@@ -17,7 +17,7 @@
  * A reply is the request with type 2, sent `delay` ms later to the request's source address and
  * port. Device-safe; `parseProbe` and the readers allocate nothing.
  */
-import { writeU32BE } from './bytes.js';
+import { readU32BE, writeU32BE } from './bytes.js';
 import { wgError } from './errors.js';
 
 /** Size of every probe message. */
@@ -39,10 +39,6 @@ export const PROBE_BAD_VERSION = -3;
 export const PROBE_BAD_TYPE = -4;
 export const PROBE_BAD_RESERVED = -5;
 export const PROBE_BAD_DELAY = -6;
-
-function readU32BE(b: Uint8Array, o: number): number {
-  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
-}
 
 /**
  * Writes a probe request into `buf[off, off+16)` asking for a reply after `delayMs` ms (an

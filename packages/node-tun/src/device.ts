@@ -66,10 +66,9 @@ export interface DevicePeerConfig {
   /**
    * With 'auto': a probe responder inside the tunnel (`wgjs probe-responder`), e.g. "10.0.0.1:51821",
    * so lifetimes beyond 10 s can be learned. Its source is our tunnel address of the same family
-   * (DeviceOptions.address) unless `keepaliveSource` names one.
+   * (DeviceOptions.address).
    */
   keepaliveResponder?: string | null;
-  keepaliveSource?: string | null;
   /** With 'auto': tuning of the adaptive keepalive (defaults suit real NATs). */
   adaptive?: Omit<AdaptiveKeepaliveOptions, 'responder' | 'source'>;
 }
@@ -289,7 +288,7 @@ export class WgDevice extends EventEmitter {
     if (cfg.keepaliveResponder) {
       o.responder = cfg.keepaliveResponder;
       const fam = splitHostPort(cfg.keepaliveResponder).host.includes(':') ? 6 : 4;
-      o.source = cfg.keepaliveSource ?? formatIp(this.source(fam), 0, fam);
+      o.source = formatIp(this.source(fam), 0, fam);
     }
     return o;
   }
@@ -347,10 +346,15 @@ export class WgDevice extends EventEmitter {
 
   /** Sends a UDP datagram to `dst:dstPort` inside the tunnel, from our tunnel address. */
   sendUdp(dst: string, dstPort: number, payload: Uint8Array, srcPort = dstPort): 0 | string {
+    return this.send(this.out.subarray(0, this.writeUdpOut(dst, dstPort, payload, srcPort)));
+  }
+
+  /** Builds the UDP datagram from our tunnel address into `this.out`; returns its length. */
+  private writeUdpOut(dst: string, dstPort: number, payload: Uint8Array, srcPort: number): number {
     const d = parseCidr(dst);
     const len = writeUdp(this.out, 0, d.family, this.source(d.family), srcPort, d.ip, dstPort, payload, 0, payload.length);
     if (len < 0) throw wgError('EMSGSIZE', `UDP payload of ${payload.length} bytes does not fit the MTU of ${this.engine.mtu}`);
-    return this.send(this.out.subarray(0, len));
+    return len;
   }
 
   /**
@@ -359,9 +363,7 @@ export class WgDevice extends EventEmitter {
    * once it has left: no keepalive, rekey or retry until the next send (see Engine.report).
    */
   reportUdp(dst: string, dstPort: number, payload: Uint8Array, srcPort = dstPort): 0 | string {
-    const d = parseCidr(dst);
-    const len = writeUdp(this.out, 0, d.family, this.source(d.family), srcPort, d.ip, dstPort, payload, 0, payload.length);
-    if (len < 0) throw wgError('EMSGSIZE', `UDP payload of ${payload.length} bytes does not fit the MTU of ${this.engine.mtu}`);
+    const len = this.writeUdpOut(dst, dstPort, payload, srcPort);
     const peer = this.engine.routeOf(this.out, 0, len);
     if (peer < 0) return DROP_NAMES[Drop.NO_ROUTE];
     const r = this.engine.report(this.now(), peer, this.out, 0, len);

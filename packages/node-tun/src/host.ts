@@ -13,7 +13,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, unlinkSync, chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { promisify } from 'node:util';
-import { formatIp, parseCidr, wgError } from '@wgjs/core';
+import { parseCidr, wgError } from '@wgjs/core';
 import { WgDevice } from './device.js';
 import { TunDevice } from './tun.js';
 import type { ParsedConfig } from './config.js';
@@ -89,14 +89,6 @@ async function hook(kind: string, cmds: string[], name: string, log?: (l: string
  * default is measured: under iperf3, creating an OpenSSL cipher per packet cost ~40 % of the
  * process and wgjs<->wgjs carried 210 Mbit/s against 281 with the portable AEAD (packages/bench).
  */
-/** Our tunnel address (from wg-quick Address entries) of the probe responder's IP version. */
-function keepaliveSource(addresses: string[], responder: string): string {
-  const v6 = responder.startsWith('[');
-  const a = addresses.map((x) => parseCidr(x)).find((c) => c.family === (v6 ? 6 : 4));
-  if (!a) throw wgError('EINVAL', `KeepaliveResponder ${responder} needs an IPv${v6 ? 6 : 4} Address`);
-  return formatIp(a.ip, 0, a.family);
-}
-
 export function cryptoProvider(choice = process.env.WGJS_CRYPTO ?? 'host-portable-aead'): CryptoProvider {
   if (choice === 'portable') return createPortableProvider();
   if (choice === 'host-portable-aead') return createHostProvider({ aead: 'portable' });
@@ -153,6 +145,8 @@ export class HostInterface {
         listenPort: config.interface.listenPort ?? 0,
         mtu,
         maxPeers: Math.max(16, config.peers.length * 2),
+        // The interface's addresses: the adaptive keepalive's probes are sent from them.
+        address: config.interface.addresses,
         // For labs only: every protocol timer runs this many times faster (both peers must agree).
         timeScale: process.env.WGJS_TIME_SCALE ? Number(process.env.WGJS_TIME_SCALE) : undefined,
       });
@@ -166,7 +160,6 @@ export class HostInterface {
           persistentKeepalive: p.persistentKeepalive,
           keepaliveResponder: p.keepaliveResponder,
           adaptive: learned[p.publicKey] > 0 ? { learned: learned[p.publicKey] } : undefined,
-          keepaliveSource: p.keepaliveResponder === null ? null : keepaliveSource(config.interface.addresses, p.keepaliveResponder),
         });
       }
       device.attachTun(tun);

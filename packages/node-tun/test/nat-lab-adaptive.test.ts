@@ -5,9 +5,8 @@
  * The scenarios are in lab/nat-scenarios.ts; tests run concurrently, each in its own namespaces.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { dailyCost } from '@wgjs/core';
 import { Lab, requireTools } from './lab/netns.js';
-import { ADAPTIVE_SCENARIOS, SERVER_KINDS, NAT_TIMEOUT_S, resultsTable, type ScenarioResult } from './lab/nat-scenarios.js';
+import { ADAPTIVE_SCENARIOS, SERVER_KINDS, idleCostModel, resultsTable, type ScenarioResult } from './lab/nat-scenarios.js';
 
 const skip = requireTools('wireguard-go', 'wg', 'nft', 'conntrack', 'ping');
 if (skip) console.warn(`[nat-lab-adaptive.test] skipping: ${skip}`);
@@ -47,13 +46,10 @@ function check(r: ScenarioResult): void {
     expect(r.metrics.asleep).toBe(1);
   } else if (r.name.startsWith('idle-cost-')) {
     // The router's count matches the cost model for the same policy and window (±2 keepalives).
-    const w = r.metrics.windowS!;
-    const model = dailyCost({ keepalive: r.metrics.intervalS!, natTimeout: NAT_TIMEOUT_S, seconds: w, rtt: 0, refreshOnReceive: !r.name.endsWith('auto') });
-    // The model's period starts with a handshake (initiation 176 + confirmation 60 up, response 120 down).
-    const modelUp = model.upBytes - 176 - 60;
-    expect(Math.abs(r.upBytes - modelUp), `${r.notes}: measured ${r.upBytes} B up, model ${modelUp}`).toBeLessThanOrEqual(120);
+    const model = idleCostModel(r);
+    expect(Math.abs(r.upBytes - model.up), `${r.notes}: measured ${r.upBytes} B up, model ${model.up}`).toBeLessThanOrEqual(120);
     // Nothing comes back to an idle device: keepalives draw no answer.
-    expect(r.downBytes).toBe(model.downBytes - 120);
+    expect(r.downBytes).toBe(model.down);
   }
 }
 

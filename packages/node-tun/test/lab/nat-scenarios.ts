@@ -24,6 +24,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exec, genKeyPair, Lab, parseWgDump, waitUntil, type KeyPair, type NatLab, type NatTopologyOptions, type WgDump } from './netns.js';
 import { WgjsChild, type PeerEvent } from './wgjs-child.js';
+import { dailyCost } from '@wgjs/core';
 
 export type ServerKind = 'wireguard-go' | 'wgjs';
 export const SERVER_KINDS: readonly ServerKind[] = ['wireguard-go', 'wgjs'];
@@ -857,6 +858,19 @@ export function sleepAndWake(sleepS: number): Scenario {
         bytes: after,
       };
     });
+}
+
+/**
+ * What `dailyCost` predicts for an idle-cost result's window: the same policy and length, less
+ * the handshake the model's period starts with (initiation 176 + confirmation 60 B up, response
+ * 120 B down) — the scenario's window starts after it.
+ */
+export function idleCostModel(r: ScenarioResult): { up: number; down: number } {
+  const m = dailyCost({
+    keepalive: r.metrics.intervalS!, natTimeout: NAT_TIMEOUT_S, seconds: r.metrics.windowS!, rtt: 0,
+    refreshOnReceive: !r.name.endsWith('auto'),
+  });
+  return { up: m.upBytes - 176 - 60, down: m.downBytes - 120 };
 }
 
 export const ADAPTIVE_TAUS = [20, 10, 5, 2] as const;
