@@ -195,12 +195,12 @@ function deviceMd(d: DeviceSection): string {
       fmtSummary(t.x25519Ms, 1, 0), fmtSummary(t.aead64KBs, 1, 1), fmtSummary(t.aead1420KBs, 1, 1), fmtSummary(t.blake2s64Ms, 1, 1),
       `${fmtSummary(t.handshakeMs, 1, 0)} (${fmt(t.precomputeMs.median, 0)} + ${fmt(t.initiationMs.median, 0)} + ${fmt(t.responseMs.median, 0)})${t.handshakeOk ? '' : ' FAILED'}`,
       `${fmt(t.varsUsed.median, 0)}${typeof (t.info.memory as { total?: unknown } | undefined)?.total === 'number' ? ` of ${fmt((t.info.memory as { total: number }).total, 0)}` : ''}`,
-      fmt(t.varsTwoEngines.median, 0),
+      fmt(t.varsInitiator.median, 0),
     ];
   return [
     `Bundle: ${d.bundle.source}, ${fmt(d.bundle.bytes)} B, CRC-32 ${d.bundle.crc32.toString(16)}.`,
     '',
-    table(['target', 'X25519 ms', 'AEAD 64 B KB/s', 'AEAD 1420 B KB/s', 'BLAKE2s 64 B ms', 'handshake ms (precompute + initiation + response)', 'JsVars used', 'JsVars for two engines'], targets.map(row)),
+    table(['target', 'X25519 ms', 'AEAD 64 B KB/s', 'AEAD 1420 B KB/s', 'BLAKE2s 64 B ms', 'handshake ms (precompute + initiation + response)', 'JsVars used', 'JsVars of the device engine'], targets.map(row)),
   ].join('\n');
 }
 

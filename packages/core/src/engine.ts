@@ -985,11 +985,13 @@ export class Engine {
       if (!p.used) continue;
       const tm = p.timers;
       if (p.asleep) {
-        // Asleep: nothing is sent; keys are still zeroed on time.
+        // Asleep: nothing is sent; keys are still zeroed on time. Timers a packet armed while
+        // asleep are dropped when due (left due, nextDeadline would stay in the past).
         if (tm[T_ZERO_KEY_MATERIAL] <= now) {
           tm[T_ZERO_KEY_MATERIAL] = Infinity;
           this.clearPeerSessions(i);
         }
+        for (let j = 0; j < TIMER_COUNT; j++) if (tm[j] <= now) tm[j] = Infinity;
         continue;
       }
       if (tm[T_RETRANSMIT_HANDSHAKE] <= now) {
@@ -1078,6 +1080,8 @@ export class Engine {
     if (p.handshakeAttempts > MAX_TIMER_HANDSHAKES) {
       // REKEY_ATTEMPT_TIME is over: stop trying until there is new data to send.
       p.timers[T_SEND_KEEPALIVE] = Infinity;
+      // A report's handshake gave up: a later ordinary send must not put the peer to sleep.
+      p.sleepAfterSend = false;
       this.purgeStaged(id, Drop.HANDSHAKE_GAVE_UP);
       this.clearHandshake(p);
       if (p.timers[T_ZERO_KEY_MATERIAL] === Infinity) p.timers[T_ZERO_KEY_MATERIAL] = now + REJECT_AFTER_TIME * 3;

@@ -4,117 +4,31 @@
  * (packages/node-tun/test/nat-lab.test.ts) repeats the essentials against a real conntrack NAT.
  */
 import { describe, expect, it } from 'vitest';
-import { makePair, ipv4Packet, type Pair, type Datagram } from './support/harness.js';
+import { makePair, ipv4Packet, type Pair, type Node } from './support/harness.js';
+import { NatSim, ResponderSim, runSim } from './support/natsim.js';
 import { Engine } from '../src/engine.js';
 import { createPortableProvider } from '../src/crypto/portable.js';
-import { parseUdp, writeUdp } from '../src/ip.js';
-import { PROBE_REPLY, PROBE_REQUEST, PROBE_SIZE, PROBE_TYPE_OFFSET, parseProbe, probeDelayMs } from '../src/probe.js';
 
-const PUB = '198.51.100.7';
-
-/** A NAT in front of A: a mapping lives `timeout` ms after the last packet (inbound too if `inboundRefresh`). */
-class NatSim {
-  port = 40000;
-  expires = -Infinity;
-  /** Every mapping that expired with traffic pending is counted when the next outbound needs a new one. */
-  rebinds = 0;
-  dropped = 0;
-  constructor(private p: Pair, public timeout: number, public inboundRefresh = true) {
-    const net = p.net;
-    net.nat = (d) => (d.from === p.a.addr ? this.outbound() : d.from);
-    net.filter = (d) => (d.to.startsWith(PUB + ':') ? this.inbound(d) : true);
-  }
-  private key(): string {
-    return `${PUB}:${this.port}`;
-  }
-  private outbound(): string {
-    const now = this.p.net.now;
-    if (now >= this.expires) {
-      this.p.net.nodes.delete(this.key());
-      if (this.expires > -Infinity) this.rebinds++;
-      this.port++;
-      this.p.net.nodes.set(this.key(), this.p.a);
-    }
-    this.expires = now + this.timeout;
-    return this.key();
-  }
-  private inbound(d: Datagram): boolean {
-    const now = this.p.net.now;
-    if (d.to !== this.key() || now >= this.expires) {
-      this.dropped++;
-      return false;
-    }
-    if (this.inboundRefresh) this.expires = now + this.timeout;
-    return true;
-  }
+/** A NAT in front of A (the device). */
+function natFor(p: Pair, timeout: number, inboundRefresh = true): NatSim<Node> {
+  return new NatSim(p.net, p.a.addr, p.a, timeout, inboundRefresh);
 }
 
-/** The probe responder at 10.1.0.2:51821 behind B: answers requests B delivers after their delay. */
-class ResponderSim {
-  seen = 0;
-  pending: Array<{ at: number; pkt: Uint8Array }> = [];
-  answered = 0;
-  constructor(private p: Pair) {}
-  collect(now: number): void {
-    const d = this.p.b.delivered;
-    for (; this.seen < d.length; this.seen++) {
-      const pkt = d[this.seen];
-      const n = parseUdp(pkt, 0, pkt.length);
-      if (n !== PROBE_SIZE) continue;
-      const u = udpInfoCopy(pkt);
-      if (u.dstPort !== 51821 || parseProbe(pkt, u.payloadOff, PROBE_SIZE) !== PROBE_REQUEST) continue;
-      const reply = new Uint8Array(28 + PROBE_SIZE);
-      const payload = pkt.slice(u.payloadOff, u.payloadOff + PROBE_SIZE);
-      payload[PROBE_TYPE_OFFSET] = PROBE_REPLY;
-      writeUdp(reply, 0, 4, new Uint8Array([10, 1, 0, 2]), 51821, new Uint8Array([10, 1, 0, 1]), u.srcPort, payload, 0, PROBE_SIZE);
-      this.pending.push({ at: now + probeDelayMs(pkt, u.payloadOff), pkt: reply });
-    }
-  }
-  nextAt(): number {
-    let t = Infinity;
-    for (const x of this.pending) t = Math.min(t, x.at);
-    return t;
-  }
-  fire(now: number): void {
-    for (const x of this.pending.filter((y) => y.at <= now)) {
-      this.p.b.engine.sendPacket(now, x.pkt, 0, x.pkt.length);
-      this.answered++;
-    }
-    this.pending = this.pending.filter((y) => y.at > now);
-  }
-}
-
-function udpInfoCopy(pkt: Uint8Array): { srcPort: number; dstPort: number; payloadOff: number } {
-  const ihl = (pkt[0] & 15) * 4;
-  return { srcPort: (pkt[ihl] << 8) | pkt[ihl + 1], dstPort: (pkt[ihl + 2] << 8) | pkt[ihl + 3], payloadOff: ihl + 8 };
+/** The probe responder at 10.1.0.2:51821 behind B. */
+function responderFor(p: Pair): ResponderSim {
+  return new ResponderSim(() => p.b.delivered, (now, pkt) => { p.b.engine.sendPacket(now, pkt, 0, pkt.length); });
 }
 
 /** Runs the virtual network until `until`, firing engine timers and responder replies in order. */
 /** `hook` runs after every step; returning true stops the run there. */
 function run(p: Pair, until: number, r?: ResponderSim, hook?: (now: number) => boolean | void): void {
-  const net = p.net;
-  net.pump();
-  for (let guard = 0; guard < 2_000_000; guard++) {
-    r?.collect(net.now);
-    let next = r ? r.nextAt() : Infinity;
-    for (const n of new Set(net.nodes.values())) next = Math.min(next, n.engine.nextDeadline());
-    if (next > until) break;
-    net.now = Math.max(net.now, next);
-    r?.fire(net.now);
-    net.pump();
-    for (const n of new Set(net.nodes.values())) if (n.engine.nextDeadline() <= net.now) n.engine.tick(net.now);
-    net.pump();
-    if (hook?.(net.now) === true) return;
-  }
-  net.now = until;
-  net.pump();
-  r?.collect(net.now);
+  runSim(p.net, () => [...new Set(p.net.nodes.values())].map((n) => n.engine), until, r, hook);
 }
 
 function setup(natTimeout: number, opts: { echo?: boolean; inboundRefresh?: boolean; verifyEvery?: number } = {}) {
   const p = makePair();
-  const nat = new NatSim(p, natTimeout, opts.inboundRefresh ?? true);
-  const r = opts.echo === false ? undefined : new ResponderSim(p);
+  const nat = natFor(p, natTimeout, opts.inboundRefresh ?? true);
+  const r = opts.echo === false ? undefined : responderFor(p);
   p.a.engine.updatePeer(p.aPeer, {
     adaptiveKeepalive: {
       ...(r ? { responder: '10.1.0.2:51821', source: '10.1.0.1' } : {}),
@@ -248,7 +162,7 @@ describe('adaptive keepalive: keeping the tunnel reachable', () => {
     createPortableProvider().x25519Base(aPub, s.a.engine.privateKeyCopy());
     fresh.addPeer({ publicKey: aPub, allowedIPs: ['10.1.0.1/32'] });
     s.b.engine = fresh;
-    const r = new ResponderSim(s);
+    const r = responderFor(s);
     r.seen = s.b.delivered.length;
     const t0 = s.net.now;
     let back = -1;
@@ -262,9 +176,9 @@ describe('adaptive keepalive: keeping the tunnel reachable', () => {
 
   it('a learned value given back at start skips learning and keeps the tunnel up from the first minute', () => {
     const p = makePair();
-    const nat = new NatSim(p, 30_000);
+    const nat = natFor(p, 30_000);
     p.a.engine.updatePeer(p.aPeer, { adaptiveKeepalive: { responder: '10.1.0.2:51821', source: '10.1.0.1', learned: 29_000 } });
-    const r = new ResponderSim(p);
+    const r = responderFor(p);
     run(p, 600_000, r);
     const st = p.a.engine.peerStatus(p.aPeer).adaptive!;
     expect(st.learning).toBe(false);

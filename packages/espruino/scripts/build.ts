@@ -25,7 +25,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import * as esbuild from 'esbuild';
-import { inlineConstants, mangleableProps, pruneDeadMethods } from './mangle.js';
+import { inlineConstants, interfaceMembers, mangleableProps, pruneDeadMethods } from './mangle.js';
 import { REPO_ROOT, deviceBuildOptions, formatViolations, scanBundleText, type Violation } from './check-device.js';
 
 /** The device entry and the default output. */
@@ -127,7 +127,8 @@ export async function buildDevice(opts: BuildOptions = {}): Promise<DeviceBuild>
   let pruned: string[] = [];
   if (opts.prune ?? !core) {
     // Class methods nothing calls (engine API the device does not use): each costs RAM on the device.
-    const p = pruneDeadMethods(code);
+    // The device is the `wgjs` global: its API methods are called from outside the bundle.
+    const p = pruneDeadMethods(code, interfaceMembers(path.join(REPO_ROOT, 'packages/espruino/src/device.ts'), 'WgjsApi'));
     code = p.code;
     pruned = p.pruned;
   }

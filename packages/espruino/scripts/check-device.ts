@@ -253,6 +253,7 @@ const LANGUAGE_PROPERTY_BANS: PropertyBan[] = [
   },
   { property: 'finally', message: 'Promise.prototype.finally does not exist on Espruino: use `.then(f, f)`.' },
   { property: 'flat', message: 'Array.prototype.flat does not exist on Espruino: concatenate with a loop.' },
+  { property: 'copyWithin', message: '`.copyWithin()` does not exist on Espruino: `a.set(a.subarray(from, to), at)` (not overlapping) or a loop.' },
   { property: 'flatMap', message: 'Array.prototype.flatMap does not exist on Espruino: use a loop.' },
   {
     object: 'Math',

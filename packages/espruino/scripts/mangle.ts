@@ -20,7 +20,7 @@
  * esbuild renames consistently across the bundle, so what remains visible outside it — the `wgjs`
  * API, the printed events, the config JSON, the native module — is unchanged.
  */
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
 import { REPO_ROOT } from './check-device.js';
@@ -142,15 +142,28 @@ function analyse(files: string[]): string[] {
 /** Method names the runtime may call without the code naming them. */
 const IMPLICIT = new Set(['constructor', 'toString', 'valueOf', 'toJSON', 'then', 'inspect']);
 
+/** The member names of interface `name` in the TypeScript source `file` (e.g. the `wgjs` API). */
+export function interfaceMembers(file: string, name: string): Set<string> {
+  const sf = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, true);
+  const out = new Set<string>();
+  sf.forEachChild((n) => {
+    if (!ts.isInterfaceDeclaration(n) || n.name.text !== name) return;
+    for (const m of n.members) if (m.name && ts.isIdentifier(m.name)) out.add(m.name.text);
+  });
+  if (!out.size) throw new Error(`no interface ${name} in ${file}`);
+  return out;
+}
+
 /**
  * Removes class methods nothing in the bundle can call: a method is kept when its name appears
  * anywhere in the bundle as a property access, an object key or a string (so `o.m()`,
  * `super.m()`, `o['m']` and names passed around as strings all keep it). Repeated until nothing
  * changes (a method only called by removed ones goes too). Only for builds nothing outside uses
- * by method name: not with the `wgjs._core` hook, which hands classes to tests.
+ * by method name: not with the `wgjs._core` hook, which hands classes to tests. `keep`: names
+ * called from outside the bundle (the `wgjs` API, see `interfaceMembers`).
  * Returns the new code and the names removed.
  */
-export function pruneDeadMethods(code: string): { code: string; pruned: string[] } {
+export function pruneDeadMethods(code: string, keep?: Set<string>): { code: string; pruned: string[] } {
   const pruned: string[] = [];
   for (let round = 0; round < 10; round++) {
     const sf = ts.createSourceFile('wgjs.js', code, ts.ScriptTarget.ES2020, true, ts.ScriptKind.JS);
@@ -174,7 +187,7 @@ export function pruneDeadMethods(code: string): { code: string; pruned: string[]
       ts.forEachChild(n, visit);
     };
     visit(sf);
-    const dead = methods.filter((m) => !used.has(m.name) && !IMPLICIT.has(m.name));
+    const dead = methods.filter((m) => !used.has(m.name) && !IMPLICIT.has(m.name) && !(keep && keep.has(m.name)));
     if (!dead.length) break;
     for (const m of dead.sort((a, b) => b.start - a.start)) {
       code = code.substring(0, m.start) + code.substring(m.end);

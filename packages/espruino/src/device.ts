@@ -27,13 +27,12 @@
  *
  * Device code: Espruino subset (see scripts/check-device.ts).
  */
-import { Engine, EVENT_HANDSHAKE_COMPLETE, EVENT_HANDSHAKE_GAVE_UP, EVENT_HANDSHAKE_INITIATED } from '@wgjs/core/engine';
-import type { CryptoProvider } from '@wgjs/core/crypto/provider';
+import { Initiator, jsSuite, EVENT_COMPLETE, EVENT_GAVE_UP, EVENT_INITIATED, type Suite } from '@wgjs/core/initiator';
+import { Engine } from '@wgjs/core/engine';
 import { createPortableProvider } from '@wgjs/core/crypto/portable';
-import { Blake2s } from '@wgjs/core/crypto/blake2s';
 import { Noise, HandshakeState } from '@wgjs/core/noise';
 import { compareBE, fromBase64, fromHex, toBase64, toHex, writeU32BE } from '@wgjs/core/bytes';
-import { answerEcho, parseUdp, udpInfo, writeUdp } from '@wgjs/core/ip';
+import { ip4EchoReply, ip4Info, ip4Parse, ip4Udp } from '@wgjs/core/ip4';
 import { REKEY_AFTER_TIME, REKEY_TIMEOUT } from '@wgjs/core/constants';
 import { AtEngine } from './at.js';
 import type { ModemUdp } from './modem/udp.js';
@@ -174,66 +173,50 @@ function atEscape(s: string): string {
 }
 
 /**
- * CryptoProvider over a native module: what the module has runs natively, the rest (and
- * XChaCha20 for cookies) falls back to `js`.
+ * The initiator's suite over a native module: what the module has runs natively (views of the
+ * engine's buffers are made per call), the rest — and HChaCha20 for cookie replies — stays JS.
  */
-export function nativeProvider(m: NativeCrypto, js: CryptoProvider): CryptoProvider {
+export function nativeSuite(m: NativeCrypto, js: Suite): Suite {
   const nonce = new Uint8Array(12);
-  const tag = new Uint8Array(16);
   const nine = new Uint8Array(32);
   nine[0] = 9;
-  function setNonce(lo: number, hi: number): void {
-    nonce[4] = lo & 255; nonce[5] = (lo >>> 8) & 255; nonce[6] = (lo >>> 16) & 255; nonce[7] = (lo >>> 24) & 255;
-    nonce[8] = hi & 255; nonce[9] = (hi >>> 8) & 255; nonce[10] = (hi >>> 16) & 255; nonce[11] = (hi >>> 24) & 255;
-  }
-  function adView(ad: Uint8Array | null, off: number, len: number): Uint8Array | undefined {
-    return ad && len > 0 ? ad.subarray(off, off + len) : undefined;
-  }
-  const p: CryptoProvider = {
-    name: 'native',
-    seal: function (key, lo, hi, ad, adOff, adLen, src, srcOff, len, dst, dstOff) {
-      if (!m.seal) {
-        js.seal(key, lo, hi, ad, adOff, adLen, src, srcOff, len, dst, dstOff);
-        return;
+  const s: Suite = jsSuite();
+  s.hchacha = js.hchacha;
+  if (m.x25519) {
+    s.x25519 = function (out, scalar, point) {
+      return (m.x25519 as NonNullable<NativeCrypto['x25519']>)(out, scalar, point || nine);
+    };
+  } else s.x25519 = js.x25519;
+  if (m.seal && m.open) {
+    s.aead = function (key, lo, hi, ad, adLen, buf, off, len, open) {
+      for (let i = 0; i < 4; i++) {
+        nonce[4 + i] = (lo >>> (8 * i)) & 255;
+        nonce[8 + i] = (hi >>> (8 * i)) & 255;
       }
-      if (src !== dst || srcOff !== dstOff) dst.set(src.subarray(srcOff, srcOff + len), dstOff);
-      setNonce(lo, hi);
-      m.seal(key, nonce, adView(ad, adOff, adLen), dst.subarray(dstOff, dstOff + len), dst.subarray(dstOff + len, dstOff + len + 16));
-    },
-    open: function (key, lo, hi, ad, adOff, adLen, src, srcOff, len, dst, dstOff) {
-      if (!m.open) return js.open(key, lo, hi, ad, adOff, adLen, src, srcOff, len, dst, dstOff);
-      tag.set(src.subarray(srcOff + len, srcOff + len + 16));
-      if (src !== dst || srcOff !== dstOff) dst.set(src.subarray(srcOff, srcOff + len), dstOff);
-      setNonce(lo, hi);
-      return m.open(key, nonce, adView(ad, adOff, adLen), dst.subarray(dstOff, dstOff + len), tag);
-    },
-    xseal: function (key, n, nOff, ad, adOff, adLen, src, srcOff, len, dst, dstOff) {
-      js.xseal(key, n, nOff, ad, adOff, adLen, src, srcOff, len, dst, dstOff);
-    },
-    xopen: function (key, n, nOff, ad, adOff, adLen, src, srcOff, len, dst, dstOff) {
-      return js.xopen(key, n, nOff, ad, adOff, adLen, src, srcOff, len, dst, dstOff);
-    },
-    hashInit: function (outLen, key, keyLen) {
-      if (m.blake2sInit) m.blake2sInit(outLen, key && keyLen > 0 ? key.subarray(0, keyLen) : undefined);
-      else js.hashInit(outLen, key, keyLen);
-    },
-    hashUpdate: function (data, off, len) {
-      if (m.blake2sUpdate) m.blake2sUpdate(data.subarray(off, off + len));
-      else js.hashUpdate(data, off, len);
-    },
-    hashFinal: function (out, off) {
-      if (m.blake2sFinal) m.blake2sFinal(out.subarray(off));
-      else js.hashFinal(out, off);
-    },
-    x25519: function (out, scalar, point) {
-      return m.x25519 ? m.x25519(out, scalar, point) : js.x25519(out, scalar, point);
-    },
-    x25519Base: function (out, scalar) {
-      if (m.x25519) m.x25519(out, scalar, nine);
-      else js.x25519Base(out, scalar);
-    },
-  };
-  return p;
+      const a = ad && adLen > 0 ? ad.subarray(0, adLen) : undefined;
+      const d = buf.subarray(off, off + len);
+      const t = buf.subarray(off + len, off + len + 16);
+      if (open) return (m.open as NonNullable<NativeCrypto['open']>)(key, nonce, a, d, t);
+      (m.seal as NonNullable<NativeCrypto['seal']>)(key, nonce, a, d, t);
+      return true;
+    };
+  } else s.aead = js.aead;
+  if (m.blake2sInit && m.blake2sUpdate && m.blake2sFinal) {
+    s.hashInit = function (outLen, key, keyLen) {
+      (m.blake2sInit as NonNullable<NativeCrypto['blake2sInit']>)(outLen, key && keyLen > 0 ? key.subarray(0, keyLen) : undefined);
+    };
+    s.hashUpdate = function (buf, off, len) {
+      (m.blake2sUpdate as NonNullable<NativeCrypto['blake2sUpdate']>)(buf.subarray(off, off + len));
+    };
+    s.hashFinal = function (out, off) {
+      (m.blake2sFinal as NonNullable<NativeCrypto['blake2sFinal']>)(out.subarray(off));
+    };
+  } else {
+    s.hashInit = js.hashInit;
+    s.hashUpdate = js.hashUpdate;
+    s.hashFinal = js.hashFinal;
+  }
+  return s;
 }
 
 /** The firmware's `wgcrypto` module, or null (also when forced off with crypto: 'portable'). */
@@ -246,22 +229,53 @@ function nativeModule(which: string | undefined): NativeCrypto | null {
   }
 }
 
-/** The crypto provider: the native module's primitives where it has them, else the portable ones. */
-function makeCrypto(m: NativeCrypto | null): CryptoProvider {
-  const js = createPortableProvider();
-  return m ? nativeProvider(m, js) : js;
+/** The suite: the native module's primitives where it has them, else the JS ones. */
+function makeSuite(m: NativeCrypto | null): Suite {
+  const js = jsSuite();
+  return m ? nativeSuite(m, js) : js;
+}
+
+/** The `wgjs` global's API (an interface, so the build keeps these names). */
+interface WgjsApi {
+  /** Starts the peer from the config object (from Storage `wgjs.cfg`); errors are printed, not thrown. */
+  start(cfg: DeviceConfig): void;
+  stop(): void;
+  /**
+   * Sends `data` (string or bytes) as one UDP datagram from our tunnel address:srcPort to
+   * dstIp:dstPort inside the tunnel. Returns true if sent or queued for the handshake.
+   */
+  sendUdp(dstIp: string, dstPort: number, data: string | Uint8Array, srcPort?: number): boolean;
+  /**
+   * Report and sleep: sends one datagram (a handshake first only if the session is too old) and
+   * puts the tunnel back to sleep once it has left — for devices that report and power down.
+   */
+  report(dstIp: string, dstPort: number, data: string | Uint8Array, srcPort?: number): boolean;
+  /** Puts the tunnel to sleep: nothing is sent (no keepalive, rekey or retry) until the next send. */
+  sleep(): void;
+  /** Sets the receiver of UDP datagrams addressed to us: cb(data, srcIp, srcPort, dstPort); data valid only during the call. */
+  onUdp(cb: UdpCallback | null): void;
+  /** Sets a listener for the events printed as `WGJS {…}`. */
+  onEvent(cb: EventCallback | null): void;
+  /** Status snapshot (null when stopped); also printed as `WGJS {"event":"status",…}` when `printIt`. */
+  status(printIt?: boolean): Record<string, unknown> | null;
+  /** Starts a handshake now; `force` ignores the 5 s initiation limit (e.g. after a path change). */
+  connect(force?: boolean): void;
 }
 
 /**
- * The device peer. One instance, created by `wgjs.start`. On Espruino every method and every
- * closure costs RAM (JsVars: ~6 per function plus one per parameter, and a closure keeps its
- * creator's local variables alive), so the device is one class with few methods: it is the
- * engine's sink itself, and its callbacks are bound methods rather than closures.
+ * The device peer, and the `wgjs` global itself (one instance, created at load; `start` brings it
+ * up). On Espruino every method and every closure costs RAM (JsVars: ~6 per function plus one
+ * per parameter, and a closure keeps its creator's local variables alive), so the device is one
+ * class with few methods: it is the API, the engine's sink, and its callbacks are bound methods
+ * rather than closures.
  */
-class Device {
+class Device implements WgjsApi {
+  declare version: string;
   declare m: DeviceConfig['modem'];
-  declare c: CryptoProvider;
-  declare engine: Engine;
+  declare c: Suite;
+  /** 'native' or 'portable'. */
+  declare cname: string;
+  declare engine: Initiator;
   declare at: AtEngine;
   declare modem: ModemUdp;
   declare serial: { removeAllListeners?: (e: string) => void };
@@ -272,13 +286,12 @@ class Device {
   declare last: number;
   declare mono: number;
   /**
-   * Randomness (see `rand`): the BLAKE2s pool, an output block, raw source bytes, the hash, no
-   * hardware source at all, the native module's source.
+   * Randomness (see `rand`): the BLAKE2s pool, an output block, raw source bytes, no hardware
+   * source at all, the native module's source.
    */
   declare pool: Uint8Array;
   declare t: Uint8Array;
   declare raw: Uint8Array;
-  declare h: Blake2s;
   declare weak: boolean;
   declare hw: ((out: Uint8Array) => void) | null;
   /** Configured endpoint: host (name or IPv4) and port; `ep` the engine's string once resolved. */
@@ -339,7 +352,26 @@ class Device {
   declare preMs: number;
   declare rspMs: number;
 
-  constructor(cfg: DeviceConfig) {
+  constructor() {
+    this.version = VERSION;
+    this.running = false;
+    this.udpCb = null;
+    this.evCb = null;
+  }
+
+  start(cfg: DeviceConfig): void {
+    this.stop();
+    try {
+      if (!cfg || !cfg.peer || !cfg.modem) throw new Error('no config (Storage wgjs.cfg)');
+      this.init(cfg);
+      print({ event: 'status', state: 'start', version: VERSION, publicKey: this.pub, crypto: this.cname });
+    } catch (e) {
+      this.stop();
+      print({ event: 'error', message: 'start: ' + ((e as Error).message || String(e)) });
+    }
+  }
+
+  init(cfg: DeviceConfig): void {
     this.running = true;
     this.last = getTime() * 1000;
     this.mono = 0;
@@ -366,41 +398,39 @@ class Device {
     this.pool = new Uint8Array(32);
     this.t = new Uint8Array(32);
     this.raw = new Uint8Array(64);
-    this.h = new Blake2s();
+    this.c = makeSuite(nat);
+    this.cname = nat ? 'native' : 'portable';
     // pool = H_key(raw || reservation): keyed with the private key, salted with this boot's reservation.
     this.rand(this.raw, 0, 0);
-    this.h.init(32, key, 32);
-    this.h.update(this.raw, 0, 64);
-    this.h.update(this.taiR, 0, 12);
-    this.h.final(this.pool, 0);
-    this.c = makeCrypto(nat);
+    const c = this.c;
+    c.hashInit(32, key, 32);
+    c.hashUpdate(this.raw, 0, 64);
+    c.hashUpdate(this.taiR, 0, 12);
+    c.hashFinal(this.pool, 0);
     const mtu = cfg.mtu || 576;
-    this.engine = new Engine({
+    const psk = cfg.peer.presharedKey ? fromBase64(cfg.peer.presharedKey) : null;
+    if (psk && psk.length !== 32) throw new Error('wgjs.cfg: bad peer.presharedKey');
+    this.engine = new Initiator({
       privateKey: key,
-      crypto: this.c,
+      peerPublicKey: peerKey,
+      presharedKey: psk,
+      allowedIPs: cfg.peer.allowedIPs,
+      suite: c,
       random: this.rand.bind(this),
       wallTime: Date.now,
-      maxPeers: 1,
-      maxSessions: 4,
-      maxAllowedIPs: 8,
       mtu: mtu,
-      maxStaged: 2,
-      rateLimiterSize: 16,
-      replayWindowWords: 8,
     }, this);
     key.fill(0);
     // Timestamps after this boot are greater than any sent before it; reserve an hour ahead of
     // the later of that and the wall clock, so this boot writes Storage again only after an hour.
-    this.engine.restoreTimestamp(this.taiR);
+    this.engine.tai.restore(this.taiR);
     this.reserveTai(this.taiR);
-    const psk = cfg.peer.presharedKey ? fromBase64(cfg.peer.presharedKey) : null;
-    this.engine.addPeer({ publicKey: peerKey, presharedKey: psk, allowedIPs: cfg.peer.allowedIPs });
     this.pub = toBase64(this.engine.publicKey);
     this.peerPub = cfg.peer.publicKey;
     const ka = cfg.peer.persistentKeepalive;
     this.kaAuto = ka === undefined || ka === 'auto';
     this.ka = this.kaAuto ? 0 : +(ka as number) || 0;
-    if (this.ka > 0) this.engine.updatePeer(0, { persistentKeepalive: this.ka });
+    if (this.ka > 0) this.engine.setKeepalive(this.ka);
     this.kaOn = false;
     this.responder = cfg.peer.keepaliveResponder || '';
     const kas = G.require('Storage').read(CFG_KA);
@@ -418,8 +448,6 @@ class Device {
     this.dst = new Uint8Array(4);
     this.dstStr = '';
     this.early = [];
-    this.udpCb = null;
-    this.evCb = null;
     this.lastInit = -Infinity;
     this.lastHs = -Infinity;
     this.lastPoke = -Infinity;
@@ -463,7 +491,7 @@ class Device {
    */
   rand(buf: Uint8Array, off: number, len: number): void {
     const r = this.raw;
-    const h = this.h;
+    const h = this.c;
     const t = this.t;
     const n = len > 0 && len <= 8 ? len : 64;
     for (let done = 0; done < len || done === 0; done += 32) {
@@ -479,17 +507,17 @@ class Device {
         return;
       }
       // t = H_pool(raw); output = H_t(0); pool = H_t(1): an output never reveals the next pool.
-      h.init(32, this.pool, 32);
-      h.update(r, 0, 64);
-      h.final(t, 0);
+      h.hashInit(32, this.pool, 32);
+      h.hashUpdate(r, 0, 64);
+      h.hashFinal(t, 0);
       r[0] = 1;
-      h.init(32, t, 32);
-      h.update(r, 0, 1);
-      h.final(this.pool, 0);
+      h.hashInit(32, t, 32);
+      h.hashUpdate(r, 0, 1);
+      h.hashFinal(this.pool, 0);
       r[0] = 0;
-      h.init(32, t, 32);
-      h.update(r, 0, 1);
-      h.final(t, 0);
+      h.hashInit(32, t, 32);
+      h.hashUpdate(r, 0, 1);
+      h.hashFinal(t, 0);
       for (let i = 0; i < 32 && done + i < len; i++) buf[off + done + i] = t[i]!;
     }
     t.fill(0);
@@ -628,7 +656,7 @@ class Device {
           return;
         }
         self.ep = ip + ':' + self.epPort;
-        self.engine.updatePeer(0, { endpoint: self.ep });
+        self.engine.endpoint = self.ep;
         self.connect(false);
       });
     } else if (type === 'down') {
@@ -738,31 +766,29 @@ class Device {
 
   /** The engine's sink: inner packets. ICMP echo requests are answered, UDP to our address goes to the application. */
   deliver(b: Uint8Array, off: number, len: number): void {
-    const r = answerEcho(b, off, len, b, off, this.addr);
-    if (r > 0) {
+    const kind = ip4Parse(b, off, len);
+    const a = off + 16;
+    if (kind < 0 || b[a] !== this.addr[0] || b[a + 1] !== this.addr[1] || b[a + 2] !== this.addr[2] || b[a + 3] !== this.addr[3]) return;
+    if (kind === 1) {
       this.nPing++;
-      this.engine.sendPacket(this.now(), b, off, r);
+      this.engine.send(this.now(), b, off, ip4EchoReply(b, off), false);
       return;
     }
-    if (parseUdp(b, off, len) < 0) return;
-    const u = udpInfo;
-    const a = u.dstAddrOff;
-    if (b[a] !== this.addr[0] || b[a + 1] !== this.addr[1] || b[a + 2] !== this.addr[2] || b[a + 3] !== this.addr[3]) return;
     this.nUdpIn++;
     if (!this.udpCb) return;
-    const s = u.srcAddrOff;
-    this.udpCb(b.subarray(u.payloadOff, u.payloadOff + u.payloadLen), b[s] + '.' + b[s + 1] + '.' + b[s + 2] + '.' + b[s + 3], u.srcPort, u.dstPort);
+    const u = ip4Info;
+    this.udpCb(b.subarray(u[2]!, u[2]! + u[3]!), b[off + 12] + '.' + b[off + 13] + '.' + b[off + 14] + '.' + b[off + 15], u[0]!, u[1]!);
   }
 
   /** The engine's sink: handshake events. */
   event(type: number): void {
-    if (type === EVENT_HANDSHAKE_INITIATED) {
+    if (type === EVENT_INITIATED) {
       this.nInit++;
       this.lastInit = this.now();
-      this.reserveTai(this.engine.saveTimestamp());
-    } else if (type === EVENT_HANDSHAKE_COMPLETE) {
+      this.reserveTai(this.engine.tai.last);
+    } else if (type === EVENT_COMPLETE) {
       this.justDone = true;
-    } else if (type === EVENT_HANDSHAKE_GAVE_UP) {
+    } else if (type === EVENT_GAVE_UP) {
       this.emit({ event: 'error', message: 'handshake: no response from ' + this.ep });
       this.schedulePre(1000);
     }
@@ -787,14 +813,12 @@ class Device {
       const on = (this.preMs + this.rspMs) * 100 < REKEY_AFTER_TIME * AUTO_KA_MAX_CPU;
       if (on !== this.kaOn) {
         this.kaOn = on;
-        this.engine.updatePeer(0, {
-          adaptiveKeepalive: on ? {
-            responder: this.responder || null, source: this.responder ? this.addrStr : null,
-            learned: this.kaSaved || undefined,
-          } : null,
-        });
+        this.engine.setKeepalive(on ? {
+          responder: this.responder || null, source: this.responder ? this.addrStr : null,
+          learned: this.kaSaved || undefined,
+        } : null);
       } else {
-        const a = on ? this.engine.peerStatus(0).adaptive : null;
+        const a = on ? this.engine.status(t).adaptive : null;
         const l = a && !a.learning ? a.provenIdle : 0;
         // Flash wears: rewrite only when the value moved by more than 10 %.
         if (l > 0 && (l > this.kaSaved * 1.1 || l < this.kaSaved * 0.9)) {
@@ -812,7 +836,7 @@ class Device {
     if (this.preTmr !== null) return;
     this.preTmr = setTimeout(function (): void {
       self.preTmr = null;
-      if (!self.running || self.engine.hasPrecomputedHandshake(0)) return;
+      if (!self.running || self.engine.hasPre) return;
       if (self.at.pending() > 0 || self.rspWait) {
         self.schedulePre(100);
         return;
@@ -824,9 +848,9 @@ class Device {
 
   /** Precomputes the next initiation now unless it is (`ifNeeded`), timing it. */
   precompute(ifNeeded?: boolean): void {
-    if (ifNeeded && this.engine.hasPrecomputedHandshake(0)) return;
+    if (ifNeeded && this.engine.hasPre) return;
     const t0 = this.now();
-    this.engine.precomputeHandshake(0);
+    this.engine.precompute();
     this.preMs = this.now() - t0;
   }
 
@@ -863,7 +887,7 @@ class Device {
     }
     const t = this.now();
     if (t >= this.cool && this.engine.nextDeadline() <= t) {
-      if (!this.engine.hasPrecomputedHandshake(0)) {
+      if (!this.engine.hasPre) {
         // Precompute first, then let the AT queue settle (a response read meanwhile goes first),
         // then tick with a fresh time: the next initiation is cheap and carries the right time.
         this.precompute();
@@ -878,23 +902,22 @@ class Device {
 
   // ---------------------------------------------------------------- API
 
-  /** Starts a handshake now (force: even within REKEY_TIMEOUT of the last one, e.g. after a path change). */
-  connect(force: boolean): void {
-    if (!this.ep || this.now() < this.cool) return;
+  connect(force?: boolean): void {
+    if (!this.running || !this.ep || this.now() < this.cool) return;
     // Make sure the initiation is cheap (precomputed).
     this.precompute(true);
-    this.engine.connect(this.now(), 0, force);
+    this.engine.connect(this.now(), force === true);
     // Queued before the modem was up: staged by the engine until the handshake completes.
-    for (let i = 0; i < this.early.length; i++) this.engine.sendPacket(this.now(), this.early[i]!, 0, this.early[i]!.length);
+    for (let i = 0; i < this.early.length; i++) this.engine.send(this.now(), this.early[i]!, 0, this.early[i]!.length, false);
     this.early = [];
     this.arm();
   }
 
-  /**
-   * Sends `data` (string or bytes) as one UDP datagram from our tunnel address:srcPort to
-   * dstIp:dstPort inside the tunnel. Returns true if sent or queued for the handshake. With
-   * `sleepAfter`, report and sleep (`wgjs.report`): the tunnel sleeps again once it has left.
-   */
+  report(dstIp: string, dstPort: number, data: string | Uint8Array, srcPort?: number): boolean {
+    return this.sendUdp(dstIp, dstPort, data, srcPort, true);
+  }
+
+  /** See WgjsApi; with `sleepAfter`, report and sleep: the tunnel sleeps again once it has left. */
   sendUdp(dstIp: string, dstPort: number, data: string | Uint8Array, srcPort?: number, sleepAfter?: boolean): boolean {
     if (!this.running) return false;
     const n = data.length;
@@ -906,8 +929,7 @@ class Device {
     const p = new Uint8Array(28 + n);
     if (typeof data === 'string') for (let i = 0; i < n; i++) p[28 + i] = data.charCodeAt(i) & 255;
     else p.set(data, 28);
-    const len = writeUdp(p, 0, 4, this.addr, srcPort || dstPort, this.dst, dstPort, p, 28, n);
-    if (len < 0) return false;
+    const len = ip4Udp(p, 0, this.addr, srcPort || dstPort, this.dst, dstPort, n);
     if (!this.ep) {
       // Like the engine's staging: at most two, the oldest gives way.
       if (this.early.length === 2) this.early.shift();
@@ -916,30 +938,36 @@ class Device {
     }
     let t = this.now();
     if (t < this.cool) return false;
-    if (!this.engine.hasPrecomputedHandshake(0) && t - this.lastInit >= REKEY_TIMEOUT) {
+    if (!this.engine.hasPre && t - this.lastInit >= REKEY_TIMEOUT) {
       this.precompute();
       t = this.now();
     }
-    const drop = sleepAfter === true ? this.engine.report(t, 0, p, 0, len) : this.engine.sendPacket(t, p, 0, len);
+    const drop = this.engine.send(t, p, 0, len, sleepAfter === true);
     this.arm();
     if (drop === 0) this.nUdpOut++;
     return drop === 0;
   }
 
-  /** Puts the tunnel to sleep: nothing is sent (no keepalive, rekey or retry) until the next send. */
+  onUdp(cb: UdpCallback | null): void {
+    this.udpCb = cb;
+  }
+
+  onEvent(cb: EventCallback | null): void {
+    this.evCb = cb;
+  }
+
   sleep(): void {
     if (!this.running) return;
-    this.engine.sleepPeer(0);
+    this.engine.sleep();
     this.arm();
   }
 
-  status(): Record<string, unknown> {
-    const st = this.engine.peerStatus(0);
+  status(printIt?: boolean): Record<string, unknown> | null {
+    if (!this.running) return null;
     const t = this.now();
-    let drops = 0;
-    for (let i = 0; i < this.engine.drops.length; i++) drops += this.engine.drops[i]!;
+    const st = this.engine.status(t);
     const mem = G.process && G.process.memory ? G.process.memory() : null;
-    return {
+    const o: Record<string, unknown> = {
       event: 'status',
       state: this.mstate === 'up' ? (st.hasSession && t - this.lastHs < 180000 ? 'connected' : 'handshaking') : this.mstate,
       version: VERSION,
@@ -955,32 +983,36 @@ class Device {
       udpIn: this.nUdpIn,
       udpOut: this.nUdpOut,
       pings: this.nPing,
-      drops: drops,
+      drops: st.drops,
       sendErrors: this.nTxErr,
       tooSlow: this.nSlow,
       keepalive: this.kaOn ? 'auto' : this.ka,
       adaptive: st.adaptive,
       asleep: st.asleep,
-      crypto: this.c.name,
+      crypto: this.cname,
       precomputeMs: Math.round(this.preMs),
       responseMs: Math.round(this.rspMs),
       free: mem ? mem.free : -1,
     };
+    if (printIt) print(o);
+    return o;
   }
 
   stop(): void {
     this.running = false;
-    if (this.tmr !== null) clearTimeout(this.tmr as number);
-    if (this.preTmr !== null) clearTimeout(this.preTmr as number);
-    if (this.idleTmr !== null) clearTimeout(this.idleTmr as number);
+    // Truthy checks: clearTimeout() without an id clears every timeout on Espruino. A start that
+    // failed half-way left some of these unset.
+    if (this.tmr) clearTimeout(this.tmr as number);
+    if (this.preTmr) clearTimeout(this.preTmr as number);
+    if (this.idleTmr) clearTimeout(this.idleTmr as number);
     this.tmr = null;
     this.preTmr = null;
     this.idleTmr = null;
-    this.modem.close();
-    this.at.close();
+    if (this.modem) this.modem.close();
+    if (this.at) this.at.close();
     // A later start() attaches a new AT engine: do not leave this one listening.
-    if (this.serial.removeAllListeners) this.serial.removeAllListeners('data');
-    this.engine.wipe();
+    if (this.serial && this.serial.removeAllListeners) this.serial.removeAllListeners('data');
+    if (this.engine) this.engine.wipe();
   }
 }
 
@@ -995,24 +1027,26 @@ function timeIt(n: number, fn: () => void): number {
 
 /**
  * On-device benchmark: X25519, ChaCha20-Poly1305 at 64 and 1420 bytes, BLAKE2s, and a full
- * handshake as the device runs it (precompute, initiation, response processing) against an
- * in-memory responder. Prints `WGJS {"event":"bench",…}` and returns the object.
+ * handshake as the device runs it (precompute, initiation, response processing) with the
+ * device's `Initiator` against an in-memory `Engine` responder (only the bench builds carry it).
+ * Prints `WGJS {"event":"bench",…}` and returns the object.
  */
 function bench(opts?: { handshake?: boolean; crypto?: string }): Record<string, unknown> {
   const o = opts || {};
   const mem0 = G.process && G.process.memory ? G.process.memory().usage : -1;
-  const c = makeCrypto(nativeModule(o.crypto));
+  const nat = nativeModule(o.crypto);
+  const c = makeSuite(nat);
   const a = new Uint8Array(32);
   const b = new Uint8Array(32);
   const r = new Uint8Array(32);
   for (let i = 0; i < 32; i++) a[i] = (i * 29 + 7) & 255;
-  c.x25519Base(b, a);
-  const res: Record<string, unknown> = { event: 'bench', version: VERSION, crypto: c.name };
+  c.x25519(b, a, null);
+  const res: Record<string, unknown> = { event: 'bench', version: VERSION, crypto: nat ? 'native' : 'portable' };
   res.x25519Ms = Math.round(timeIt(1, function (): void { c.x25519(r, a, b); }));
   const key = new Uint8Array(32);
   const buf = new Uint8Array(1420 + 16);
-  res.aead64KBs = Math.round(64 / timeIt(4, function (): void { c.seal(key, 1, 0, null, 0, 0, buf, 0, 64, buf, 0); }) * 100) / 100;
-  res.aead1420KBs = Math.round(1420 / timeIt(1, function (): void { c.seal(key, 2, 0, null, 0, 0, buf, 0, 1420, buf, 0); }) * 100) / 100;
+  res.aead64KBs = Math.round(64 / timeIt(4, function (): void { c.aead(key, 1, 0, null, 0, buf, 0, 64, false); }) * 100) / 100;
+  res.aead1420KBs = Math.round(1420 / timeIt(1, function (): void { c.aead(key, 2, 0, null, 0, buf, 0, 1420, false); }) * 100) / 100;
   res.blake2s64Ms = Math.round(timeIt(4, function (): void { c.hashInit(32, null, 0); c.hashUpdate(buf, 0, 64); c.hashFinal(r, 0); }) * 10) / 10;
   if (o.handshake !== false) {
     let wire: Uint8Array | null = null;
@@ -1027,16 +1061,16 @@ function bench(opts?: { handshake?: boolean; crypto?: string }): Record<string, 
     const kb = new Uint8Array(32);
     rnd(ka, 0, 32);
     rnd(kb, 0, 32);
-    const opt = { crypto: c, random: rnd, wallTime: function (): number { return Date.now(); }, maxPeers: 1, maxSessions: 4, maxAllowedIPs: 2, mtu: 576, maxStaged: 1, rateLimiterSize: 16, replayWindowWords: 2 };
-    const dev = new Engine(Object.assign({ privateKey: ka }, opt), sink);
-    const srv = new Engine(Object.assign({ privateKey: kb }, opt), sink);
-    const pd = dev.addPeer({ publicKey: srv.publicKey, endpoint: '192.0.2.1:51820', allowedIPs: ['10.0.0.1/32'] });
-    srv.addPeer({ publicKey: dev.publicKey, allowedIPs: ['10.0.0.2/32'] });
+    const srv = new Engine({ privateKey: kb, crypto: createPortableProvider(), random: rnd, wallTime: Date.now, maxPeers: 1, maxSessions: 4, maxAllowedIPs: 2, mtu: 576, maxStaged: 1, rateLimiterSize: 16, replayWindowWords: 2 }, sink);
     const memHs = G.process && G.process.memory ? G.process.memory().usage : -1;
+    const dev = new Initiator({ privateKey: ka, peerPublicKey: srv.publicKey, allowedIPs: ['10.0.0.1/32'], suite: c, random: rnd, wallTime: Date.now, mtu: 576 }, sink);
+    res.varsInitiator = memHs >= 0 ? G.process.memory().usage - memHs : -1;
+    srv.addPeer({ publicKey: dev.publicKey, allowedIPs: ['10.0.0.2/32'] });
+    dev.endpoint = '192.0.2.1:51820';
     const t0 = getTime();
-    dev.precomputeHandshake(pd);
+    dev.precompute();
     const t1 = getTime();
-    dev.connect(1000, pd, false);
+    dev.connect(1000, false);
     const t2 = getTime();
     const init = wire as unknown as Uint8Array;
     srv.receive(1000, init, 0, init.length, '192.0.2.2:51820');
@@ -1048,8 +1082,7 @@ function bench(opts?: { handshake?: boolean; crypto?: string }): Record<string, 
     res.initiationMs = Math.round((t2 - t1) * 1000);
     res.responseMs = Math.round((t4 - t3) * 1000);
     res.handshakeMs = Math.round((t4 - t3 + t2 - t0) * 1000);
-    res.handshakeOk = dev.peerStatus(pd).hasSession;
-    res.varsTwoEngines = memHs >= 0 ? memHs - mem0 : -1;
+    res.handshakeOk = dev.status(1001).hasSession;
     dev.wipe();
     srv.wipe();
   }
@@ -1060,71 +1093,19 @@ function bench(opts?: { handshake?: boolean; crypto?: string }): Record<string, 
 
 // ------------------------------------------------------------------ the global API
 
-let device: Device | null = null;
+/** The `wgjs` global. Assigned explicitly: esbuild's IIFE exports do not work on Espruino. */
+const wgjs = new Device();
 
-/** The `wgjs` global. Defined explicitly: esbuild's IIFE exports do not work on Espruino. */
-const wgjs = {
-  version: VERSION,
-  /** Starts the peer from the config object (from Storage `wgjs.cfg`). */
-  start: function (cfg: DeviceConfig): void {
-    if (device) device.stop();
-    device = null;
-    try {
-      if (!cfg || !cfg.peer || !cfg.modem) throw new Error('no config (Storage wgjs.cfg)');
-      device = new Device(cfg);
-      print({ event: 'status', state: 'start', version: VERSION, publicKey: device.pub, crypto: device.c.name });
-    } catch (e) {
-      print({ event: 'error', message: 'start: ' + ((e as Error).message || String(e)) });
-    }
-  },
-  stop: function (): void {
-    if (device) device.stop();
-    device = null;
-  },
-  /** Sends a UDP datagram inside the tunnel; see Device.sendUdp. */
-  sendUdp: function (dstIp: string, dstPort: number, data: string | Uint8Array, srcPort?: number): boolean {
-    return device ? device.sendUdp(dstIp, dstPort, data, srcPort) : false;
-  },
-  /**
-   * Report and sleep: sends one datagram (a handshake first only if the session is too old) and
-   * puts the tunnel back to sleep once it has left — for devices that report and power down.
-   */
-  report: function (dstIp: string, dstPort: number, data: string | Uint8Array, srcPort?: number): boolean {
-    return device ? device.sendUdp(dstIp, dstPort, data, srcPort, true) : false;
-  },
-  /** Puts the tunnel to sleep until the next sendUdp/report/connect. */
-  sleep: function (): void {
-    if (device) device.sleep();
-  },
-  /** Sets the receiver of UDP datagrams addressed to us: cb(data, srcIp, srcPort, dstPort); data valid only during the call. */
-  onUdp: function (cb: UdpCallback | null): void {
-    if (device) device.udpCb = cb;
-  },
-  /** Sets a listener for the events printed as `WGJS {…}`. */
-  onEvent: function (cb: EventCallback | null): void {
-    if (device) device.evCb = cb;
-  },
-  /** Status snapshot; also printed as `WGJS {"event":"status",…}` when `printIt`. */
-  status: function (printIt?: boolean): Record<string, unknown> | null {
-    const s = device ? device.status() : null;
-    if (s && printIt) print(s);
-    return s;
-  },
-  /** Starts a handshake now; `force` ignores the 5 s initiation limit. */
-  connect: function (force?: boolean): void {
-    if (device) device.connect(force === true);
-  },
-};
-
-const W = wgjs as Record<string, unknown>;
+const W = wgjs as unknown as Record<string, unknown>;
 // Left out of the per-board builds (with everything only they use).
 if (WGJS_BENCH) W.bench = bench;
 /** The library inside the build, for tests of the bundled code (not an application API). */
 if (WGJS_CORE) {
   W._core = {
-    Engine: Engine, Noise: Noise, HandshakeState: HandshakeState, createPortableProvider: createPortableProvider, nativeProvider: nativeProvider,
+    Engine: Engine, Noise: Noise, HandshakeState: HandshakeState, createPortableProvider: createPortableProvider,
+    Initiator: Initiator, jsSuite: jsSuite, nativeSuite: nativeSuite,
     /** The running device (memory probes: scripts/espruino-run.ts --probe). */
-    device: function (): Device | null { return device; },
+    device: function (): Device | null { return wgjs.running ? wgjs : null; },
   };
 }
 

@@ -52,7 +52,7 @@ export interface BenchTarget {
   initiationMs: Summary;
   responseMs: Summary;
   varsUsed: Summary;
-  varsTwoEngines: Summary;
+  varsInitiator: Summary;
   handshakeOk: boolean;
 }
 
@@ -65,7 +65,7 @@ export interface DeviceSection {
   notes: string[];
 }
 
-const FIELDS = ['x25519Ms', 'aead64KBs', 'aead1420KBs', 'blake2s64Ms', 'handshakeMs', 'precomputeMs', 'initiationMs', 'responseMs', 'varsUsed', 'varsTwoEngines'] as const;
+const FIELDS = ['x25519Ms', 'aead64KBs', 'aead1420KBs', 'blake2s64Ms', 'handshakeMs', 'precomputeMs', 'initiationMs', 'responseMs', 'varsUsed', 'varsInitiator'] as const;
 
 function target(name: string, info: Record<string, unknown>, runs: Array<Record<string, unknown>>): BenchTarget {
   const s = (k: string): Summary => summarize(runs.map((r) => (typeof r[k] === 'number' ? (r[k] as number) : NaN)));
@@ -107,7 +107,7 @@ async function inNode(code: string, repeats: number): Promise<BenchTarget | Skip
       if (!ev) throw new Error(`no WGJS bench event; output: ${shim.lines.slice(-5).join(' | ')}`);
       // process.memory() is a constant in the shim: JsVars mean nothing here.
       delete ev.varsUsed;
-      delete ev.varsTwoEngines;
+      delete ev.varsInitiator;
       runs.push(ev);
     } finally {
       shim.close();
@@ -277,7 +277,7 @@ export async function runDevice(o: DeviceOptions): Promise<DeviceSection | Skipp
     espruinoLinux,
     board,
     notes: [
-      'wgjs.bench() is the device build\'s own benchmark (packages/espruino/src/device.ts): X25519 ms (E.convolve field arithmetic, or a native wgcrypto module if the firmware has one), ChaCha20-Poly1305 seal KB/s at 64 and 1420 B, BLAKE2s of 64 B, and a full handshake as the device runs it (precompute + initiation + response processing) against an in-memory responder; varsUsed = JsVars in use before it ran, varsTwoEngines = JsVars two engines took.',
+      'wgjs.bench() is the device build\'s own benchmark (packages/espruino/src/device.ts): X25519 ms (E.convolve field arithmetic, or a native wgcrypto module if the firmware has one), ChaCha20-Poly1305 seal KB/s at 64 and 1420 B, BLAKE2s of 64 B, and a full handshake as the device runs it (precompute + initiation + response processing) against an in-memory responder; varsUsed = JsVars in use before it ran, varsInitiator = JsVars the device engine (Initiator) took.',
       'The board and the Espruino Linux build run wgjs.bench() once (it takes ~30 s on the Linux interpreter, minutes on a microcontroller); Node runs it once per repeat.',
       'Node runs the same bundle in packages/espruino/shim (vm context; E.convolve is a JS loop there), so it shows the interpreter gap, not Node\'s best: see the crypto section for that.',
     ],
