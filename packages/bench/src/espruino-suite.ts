@@ -1,7 +1,7 @@
 /**
  * crypto/suite.ts on the Espruino interpreter: correctness against noble (computed here on Node),
- * speed, and RAM (JsVars) of the code run from Storage, next to the current portable provider
- * (device variant) measured the same way. Needs an Espruino binary you built yourself (none is
+ * speed, and RAM (JsVars) of the code run from Storage, next to the host's portable provider
+ * (crypto/portable.ts, what the device ran before) measured the same way. Needs an Espruino binary you built yourself (none is
  * shipped or built here; see shared/ESPRUINO.md).
  *
  *   npx tsx packages/bench/src/espruino-suite.ts --espruino /path/to/espruino [--reps 10] [--no-compare]
@@ -26,7 +26,7 @@ import * as esbuild from 'esbuild';
 import { chacha20poly1305, xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { blake2s } from '@noble/hashes/blake2.js';
 import { x25519 as nobleX25519 } from '@noble/curves/ed25519.js';
-import { CORE_CRYPTO_DIR, deviceCryptoPlugin } from './espruino-crypto.js';
+import { fileURLToPath } from 'node:url';
 import { deviceBuildOptions, scanBundleText } from '../../espruino/scripts/check-device.js';
 
 function arg(name: string, def: string): string {
@@ -34,6 +34,8 @@ function arg(name: string, def: string): string {
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : def;
 }
 
+/** packages/core/src/crypto. */
+const CORE_CRYPTO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../core/src/crypto');
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
 /** Deterministic filler, the same as the on-device `fl` below. */
@@ -261,9 +263,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   try {
     // The exports as one global object (esbuild's globalName does not work on Espruino).
     const suiteCode = await bundle(
-      "import { x25519, aead, hchacha, hashInit, hashUpdate, hashFinal } from './suite.js';\n" +
+      "import { aead, handshakeSuite } from './suite.js';\n" +
       'declare const global: { WGS: unknown };\n' +
-      'global.WGS = { x25519: x25519, aead: aead, hchacha: hchacha, hashInit: hashInit, hashUpdate: hashUpdate, hashFinal: hashFinal };\n',
+      'const h = handshakeSuite();\n' +
+      'global.WGS = { x25519: h.x25519, aead: aead, hchacha: h.hchacha, hashInit: h.hashInit, hashUpdate: h.hashUpdate, hashFinal: h.hashFinal };\n',
       [],
     );
     const expected = JSON.stringify(expectations());
@@ -283,10 +286,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       const portableCode = await bundle(
         "import { createPortableProvider } from './portable.js';\n" +
         'declare const global: { WGC: unknown };\nglobal.WGC = createPortableProvider;\n',
-        [deviceCryptoPlugin()],
+        [],
       );
       portable = await measure(dir, 'portable', portableCode, bin, reps, PORTABLE_CODE, 'function () { return WGC(); }', '');
-      console.error(`portable provider, device variant (for comparison)`);
+      console.error(`portable provider (for comparison)`);
       console.error(`  bundle ${portable.bytes} B`);
       console.error(`  speed (code in RAM, best of ${reps}): ${JSON.stringify(portable.speed)}`);
       console.error(`  JsVars (code from Storage): ${JSON.stringify(portable.mem)}`);

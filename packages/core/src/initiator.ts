@@ -34,28 +34,29 @@ import { PROBE_SIZE, PROBE_REPLY, parseProbe, probeNonce, writeProbeRequest } fr
 import { ReplayPool } from './replay.js';
 import { TimestampGuard } from './tai64n.js';
 import {
-  AdaptiveKeepalive, KA_ECHO, KA_HANDSHAKE, KA_KEEPALIVE, KA_NONE, KA_PROBE, KA_REKEY, KA_REOPEN,
+  adaptiveKeepalive, type AdaptiveKeepalive, KA_ECHO, KA_HANDSHAKE, KA_KEEPALIVE, KA_NONE, KA_PROBE, KA_REKEY, KA_REOPEN,
   type AdaptiveKeepaliveOptions, type AdaptiveStatus,
 } from './keepalive.js';
-import { x25519, aead, hchacha, hashInit, hashUpdate, hashFinal } from './crypto/suite.js';
+import { aead, handshakeSuite, type HandshakeSuite } from './crypto/suite.js';
 
 /**
- * The primitives the initiator needs (crypto/suite.ts has the JS ones). A board's native module
- * can replace any of them; buffers are whole arrays (offset 0) unless an offset is passed.
+ * The primitives the initiator needs (crypto/suite.ts has the JS ones; a board's native module
+ * can replace any of them). Buffers are whole arrays (offset 0) unless an offset is passed.
  */
 export interface Suite {
-  x25519(out: Uint8Array, scalar: Uint8Array, point: Uint8Array | null): boolean;
+  /** ChaCha20-Poly1305 in place (see crypto/suite.ts `aead`). */
   aead(key: Uint8Array, ctrLo: number, ctrHi: number, ad: Uint8Array | null, adLen: number,
     buf: Uint8Array, off: number, len: number, open: boolean): boolean;
-  hchacha(out: Uint8Array, key: Uint8Array, nonce: Uint8Array, nOff: number): void;
-  hashInit(outLen: number, key: Uint8Array | null, keyLen: number): void;
-  hashUpdate(buf: Uint8Array, off: number, len: number): void;
-  hashFinal(out: Uint8Array, off: number): void;
+  /**
+   * Creates X25519, HChaCha20 and BLAKE2s for one handshake step (see `handshakeSuite`): the
+   * initiator calls it when a step starts and drops the result when it ends.
+   */
+  handshake(): HandshakeSuite;
 }
 
 /** The suite in JS (crypto/suite.ts). */
 export function jsSuite(): Suite {
-  return { x25519: x25519, aead: aead, hchacha: hchacha, hashInit: hashInit, hashUpdate: hashUpdate, hashFinal: hashFinal };
+  return { aead: aead, handshake: handshakeSuite };
 }
 
 /** Where packets and events go (the device implements it). */
@@ -108,10 +109,8 @@ const ER = 608, CK2 = 640, H2 = 672;
 const MAC1 = 704, COOKIE = 720;
 /** Session keys: slot k's send key at KEYS + 64k, receive key 32 bytes further. */
 const KEYS = 736;
-/** The last initiation (148), for rebind hints and tests. */
-const LASTINIT = 864;
 /** HMAC's 64-byte key pad and a counter byte. */
-const PAD = LASTINIT + INITIATION_SIZE;
+const PAD = 864;
 const B_SIZE = PAD + 65;
 
 // N: timers (monotonic ms, Infinity = off), then per session slot (k = 0, 1) 4 numbers.
@@ -135,50 +134,58 @@ const MAX_ALLOWED = 8;
 
 const HS_NONE = 0, HS_SENT = 1;
 
+/** Handshake steps (`handshake`). */
+const OP_PRECOMPUTE = 0, OP_INITIATE = 1, OP_RESPONSE = 2, OP_COOKIE = 3;
+
 /** The initiator (see the file comment). One instance per peer; the device has one. */
 export class Initiator {
-  declare s: Suite;
+  declare private s: Suite;
+  /** The handshake's primitives while a handshake step runs, else null (see `handshake`). */
+  declare h: HandshakeSuite | null;
   /** Our public key (a view of B). */
   declare publicKey: Uint8Array;
-  declare sink: InitiatorSink;
-  declare random: (buf: Uint8Array, off: number, len: number) => void;
+  declare private sink: InitiatorSink;
+  declare private random: (buf: Uint8Array, off: number, len: number) => void;
   declare wallTime: () => number;
   declare mtu: number;
   declare B: Uint8Array;
   declare N: Float64Array;
-  /** Views of B the suite takes as whole arrays: see the constructor. */
-  declare v: Uint8Array[];
+  /** The session keys (slot 0 send, receive, slot 1 send, receive) as the suite takes them: views of B. */
+  declare private v: Uint8Array[];
   /** Transmit buffer: header, up to mtu bytes, tag. */
   declare tx: Uint8Array;
-  declare stage: Uint8Array;
-  declare replay: ReplayPool;
+  /** Packets waiting for a handshake: STAGED slots of mtu bytes, allocated while any wait. */
+  declare stage: Uint8Array | null;
+  declare private replay: ReplayPool;
   declare tai: TimestampGuard;
   /** AllowedIPs: 5 bytes each (address, prefix length); count. */
-  declare allow: Uint8Array;
+  declare private allow: Uint8Array;
   declare nAllow: number;
   /** The peer's endpoint ("a.b.c.d:port"); null until set. Authenticated packets move it. */
   declare endpoint: string | null;
   /** Drop counters by reason (drops.ts). */
-  declare drops: Float64Array;
-  declare hasPsk: boolean;
+  declare drops: Uint32Array;
+  declare private hasPsk: boolean;
   /** Session slots in use as current and previous (-1 = none). */
   declare cur: number;
   declare prev: number;
-  declare hs: number;
-  declare attempts: number;
+  declare private hs: number;
+  declare private attempts: number;
   declare hasPre: boolean;
-  declare needKa: boolean;
-  declare lastMinute: boolean;
-  declare asleep: boolean;
-  declare sleepAfter: boolean;
+  declare private needKa: boolean;
+  declare private lastMinute: boolean;
+  declare private asleep: boolean;
+  declare private sleepAfter: boolean;
   /** Persistent keepalive, s (0 = off); adaptive keepalive (null = off) and its echo probe packet. */
-  declare pk: number;
-  declare ka: AdaptiveKeepalive | null;
-  declare kaPkt: Uint8Array | null;
+  declare private pk: number;
+  declare private ka: AdaptiveKeepalive | null;
+  /** The adaptive keepalive's class, defined on first use (keepalive.ts: its code costs RAM only then). */
+  declare private kaClass: ReturnType<typeof adaptiveKeepalive> | null;
+  declare private kaPkt: Uint8Array | null;
   /** Echo probes: our tunnel address, then the responder's (4 bytes each); its UDP port. */
-  declare kaSrc: Uint8Array;
-  declare kaDst: Uint8Array;
-  declare kaPort: number;
+  declare private kaSrc: Uint8Array;
+  declare private kaDst: Uint8Array;
+  declare private kaPort: number;
 
   constructor(cfg: InitiatorConfig, sink: InitiatorSink) {
     if (!cfg.privateKey || cfg.privateKey.length !== 32 || !cfg.peerPublicKey || cfg.peerPublicKey.length !== 32) {
@@ -197,19 +204,12 @@ export class Initiator {
     const B = new Uint8Array(B_SIZE);
     this.B = B;
     this.N = new Float64Array(N_SIZE);
-    // [0] SPRIV [1] SPUB [2] RPUB [3] SS [4] PEPRIV [5] PEPUB [6] PES [7] EPRIV [8] ER [9] K1
-    // [10] K2 [11] H [12] H2 [13] MAC1K [14] MYMAC1K [15] MAC1 [16] COOKIE [17] COOKIEK
-    // [18..21] session keys: slot 0 send, recv, slot 1 send, recv.
-    const at = [SPRIV, SPUB, RPUB, SS, PEPRIV, PEPUB, PES, EPRIV, ER, K1, K2, H, H2, MAC1K, MYMAC1K, MAC1, COOKIE, COOKIEK,
-      KEYS, KEYS + 32, KEYS + 64, KEYS + 96];
-    const v: Uint8Array[] = [];
-    for (let i = 0; i < at.length; i++) v.push(B.subarray(at[i], at[i] + (i === 15 || i === 16 ? 16 : 32)));
-    this.v = v;
+    this.v = [B.subarray(KEYS, KEYS + 32), B.subarray(KEYS + 32, KEYS + 64), B.subarray(KEYS + 64, KEYS + 96), B.subarray(KEYS + 96, KEYS + 128)];
     this.tx = new Uint8Array(TRANSPORT_MIN_SIZE + mtu);
-    this.stage = new Uint8Array(STAGED * mtu);
+    this.stage = null;
     this.replay = new ReplayPool(2, 8);
     this.tai = new TimestampGuard();
-    this.drops = new Float64Array(INITIATOR_DROPS);
+    this.drops = new Uint32Array(INITIATOR_DROPS);
     this.allow = new Uint8Array(MAX_ALLOWED * 5);
     this.nAllow = 0;
     const list = cfg.allowedIPs || [];
@@ -233,9 +233,11 @@ export class Initiator {
     B.set(cfg.privateKey, SPRIV);
     B.set(cfg.peerPublicKey, RPUB);
     if (psk) B.set(psk, PSK);
-    s.x25519(v[1]!, v[0]!, null);
-    this.publicKey = v[1]!;
-    if (!s.x25519(v[3]!, v[0]!, v[2]!)) throw wgError('EINVAL', 'the peer public key is a low-order point');
+    const h = s.handshake();
+    const sk = B.subarray(SPRIV, SPRIV + 32);
+    this.publicKey = B.subarray(SPUB, SPUB + 32);
+    h.x25519(this.publicKey, sk, null);
+    if (!h.x25519(B.subarray(SS, SS + 32), sk, B.subarray(RPUB, RPUB + 32))) throw wgError('EINVAL', 'the peer public key is a low-order point');
     // Handshake start and the mac1 / cookie keys (hash of a label or name and a key).
     const tmp = new Uint8Array(48);
     const labels = [CONSTRUCTION, IDENTIFIER, LABEL_MAC1, LABEL_MAC1, LABEL_COOKIE];
@@ -243,13 +245,17 @@ export class Initiator {
     for (let i = 0; i < 5; i++) {
       const l = labels[i]!;
       for (let j = 0; j < l.length; j++) tmp[j] = l.charCodeAt(j);
-      s.hashInit(32, null, 0);
-      if (i === 1) s.hashUpdate(B, CK0, 32);
-      s.hashUpdate(tmp, 0, l.length);
-      if (i > 1) s.hashUpdate(B, i === 3 ? SPUB : RPUB, 32);
-      s.hashFinal(B, outs[i]!);
+      h.hashInit(32, null, 0);
+      if (i === 1) h.hashUpdate(B, CK0, 32);
+      h.hashUpdate(tmp, 0, l.length);
+      if (i > 1) h.hashUpdate(B, i === 3 ? SPUB : RPUB, 32);
+      h.hashFinal(B, outs[i]!);
     }
-    this.mixHash(H0, B, RPUB, 32);
+    h.hashInit(32, null, 0);
+    h.hashUpdate(B, H0, 32);
+    h.hashUpdate(B, RPUB, 32);
+    h.hashFinal(B, H0);
+    this.h = null;
     const N = this.N;
     for (let i = 0; i < N_SIZE; i++) N[i] = Infinity;
     N[LAST_SENT] = -Infinity;
@@ -270,49 +276,12 @@ export class Initiator {
     this.sleepAfter = false;
     this.pk = 0;
     this.ka = null;
+    this.kaClass = null;
     this.kaPkt = null;
     this.kaPort = 0;
+    this.h = null;
     N[STAGE_LEN] = -1;
     N[STAGE_LEN + 1] = -1;
-  }
-
-  // ------------------------------------------------------------------ hashing (Noise's HASH, HMAC, HKDF)
-
-  /** B[at, at+32) = HASH(B[at, at+32) || src[off, off+len)): Noise MixHash (h = HASH(h || x)). */
-  mixHash(at: number, src: Uint8Array, off: number, len: number): void {
-    const s = this.s;
-    s.hashInit(32, null, 0);
-    s.hashUpdate(this.B, at, 32);
-    s.hashUpdate(src, off, len);
-    s.hashFinal(this.B, at);
-  }
-
-  /**
-   * Noise's KDF over HMAC-BLAKE2s with the chaining key at B[ck]: n outputs from input
-   * src[off, off+len). The first output replaces the chaining key; the second goes to K1, the
-   * third to K2. (HMAC(k, x) = HASH(k ^ opad || HASH(k ^ ipad || x)), 64-byte blocks.)
-   */
-  kdf(n: number, ck: number, src: Uint8Array, off: number, len: number): void {
-    const s = this.s;
-    const B = this.B;
-    // Step 0: t0 = HMAC(ck, input); step i: output i = HMAC(t0, output i-1 || i).
-    for (let step = 0; step <= n; step++) {
-      const key = step === 0 ? ck : T0;
-      const out = step === 0 ? T0 : step === 1 ? ck : step === 2 ? K1 : K2;
-      for (let round = 0; round < 2; round++) {
-        for (let i = 0; i < 64; i++) B[PAD + i] = (i < 32 ? B[key + i]! : 0) ^ (round === 0 ? 0x36 : 0x5c);
-        s.hashInit(32, null, 0);
-        s.hashUpdate(B, PAD, 64);
-        if (round === 1) s.hashUpdate(B, out, 32);
-        else if (step === 0) s.hashUpdate(src, off, len);
-        else {
-          if (step > 1) s.hashUpdate(B, step === 2 ? ck : K1, 32);
-          B[PAD + 64] = step;
-          s.hashUpdate(B, PAD + 64, 1);
-        }
-        s.hashFinal(B, out);
-      }
-    }
   }
 
   // ------------------------------------------------------------------ handshake
@@ -322,76 +291,203 @@ export class Initiator {
    * peer static). Call it while idle; the next initiation then costs no scalar multiplication.
    */
   precompute(): void {
-    if (this.hasPre) return;
-    const v = this.v;
-    this.random(this.B, PEPRIV, 32);
-    this.s.x25519(v[5]!, v[4]!, null);
-    // The peer's key is not low-order (checked at construction), so this cannot fail.
-    this.s.x25519(v[6]!, v[4]!, v[2]!);
-    this.hasPre = true;
+    this.handshake(OP_PRECOMPUTE, 0, this.B, 0, '');
   }
 
   /**
-   * send.c wg_packet_send_handshake_initiation: builds and sends an initiation, at most one per
-   * REKEY_TIMEOUT. `retry` keeps the attempt count (retransmissions).
+   * send.c wg_packet_send_handshake_initiation: an initiation, at most one per REKEY_TIMEOUT.
+   * `retry` keeps the attempt count (retransmissions).
    */
-  initiate(now: number, retry: boolean): void {
-    const N = this.N;
+  private initiate(now: number, retry: boolean): void {
     if (!retry) this.attempts = 0;
-    if (now - N[LAST_SENT] < REKEY_TIMEOUT || this.endpoint === null) return;
+    if (now - this.N[LAST_SENT] >= REKEY_TIMEOUT && this.endpoint !== null) this.handshake(OP_INITIATE, now, this.tx, 0, '');
+  }
+
+  /**
+   * The handshake's steps, in one method: its code, Noise's HASH/HMAC/KDF below and the suite's
+   * handshake primitives exist only while it runs (on Espruino, RAM at rest holds none of them).
+   *  - OP_PRECOMPUTE: the next ephemeral key and DH(e, S_r).
+   *  - OP_INITIATE: builds the initiation in `buf` (the transmit buffer) and sends it.
+   *  - OP_RESPONSE / OP_COOKIE: the message at buf[off] from `ep` (length checked by the caller).
+   * Returns 0, or the drops.ts reason (counted by the caller).
+   */
+  private handshake(op: number, now: number, buf: Uint8Array, off: number, ep: string): number {
     const B = this.B;
-    const v = this.v;
+    const N = this.N;
     const s = this.s;
-    const m = this.tx;
-    this.precompute();
-    this.hasPre = false;
-    B.set(B.subarray(PEPRIV, PEPRIV + 32), EPRIV);
-    this.random(m, 4, 4);
-    N[HS_INDEX] = m[4]! | (m[5]! << 8) | (m[6]! << 16) | (m[7]! << 24);
-    m[0] = 1; m[1] = 0; m[2] = 0; m[3] = 0;
-    // msg.ephemeral; h = HASH(h || e); ck = KDF1(ck, e); (ck, k) = KDF2(ck, DH(e, S_r)).
-    B.set(B.subarray(CK0, CK0 + 32), CK);
-    B.set(B.subarray(H0, H0 + 32), H);
-    for (let i = 0; i < 32; i++) m[8 + i] = B[PEPUB + i]!;
-    this.mixHash(H, m, 8, 32);
-    this.kdf(1, CK, m, 8, 32);
-    this.kdf(2, CK, B, PES, 32);
-    // The precomputed values are used up: no copy of the ephemeral outlives the handshake.
-    B.fill(0, PEPRIV, PES + 32);
-    // msg.static = AEAD(k, 0, S_i, h); h = HASH(h || msg.static); (ck, k) = KDF2(ck, DH(S_i, S_r)).
-    for (let i = 0; i < 32; i++) m[40 + i] = B[SPUB + i]!;
-    s.aead(v[9]!, 0, 0, v[11]!, 32, m, 40, 32, false);
-    this.mixHash(H, m, 40, 48);
-    this.kdf(2, CK, B, SS, 32);
-    // msg.timestamp = AEAD(k, 0, TAI64N, h); h = HASH(h || msg.timestamp).
-    this.tai.stamp(this.wallTime(), m, 88);
-    s.aead(v[9]!, 0, 0, v[11]!, 32, m, 88, 12, false);
-    this.mixHash(H, m, 88, 28);
-    // mac1 = MAC(HASH(LABEL_MAC1 || S_r), msg[0..116]); mac2 = MAC(cookie, msg[0..132]) with a fresh cookie.
-    s.hashInit(16, v[13]!, 32);
-    s.hashUpdate(m, 0, 116);
-    s.hashFinal(m, 116);
-    B.set(m.subarray(116, 132), MAC1);
-    if (now - N[COOKIE_AT] < COOKIE_SECRET_MAX_AGE - COOKIE_SECRET_LATENCY) {
-      s.hashInit(16, v[16]!, 16);
-      s.hashUpdate(m, 0, 132);
-      s.hashFinal(m, 132);
-    } else {
-      for (let i = 132; i < INITIATION_SIZE; i++) m[i] = 0;
+    /** A view of B, as the suite takes keys and hashes: made per use (views cost RAM on Espruino). */
+    function at(o: number, n: number): Uint8Array {
+      return B.subarray(o, o + n);
     }
-    B.set(m.subarray(0, INITIATION_SIZE), LASTINIT);
-    this.hs = HS_SENT;
-    N[LAST_SENT] = now;
-    N[TX] += INITIATION_SIZE;
-    this.sink.send(m, 0, INITIATION_SIZE, this.endpoint);
-    // timers: any_authenticated_packet_traversal / _sent, handshake_initiated
-    this.sent(now, false);
-    N[T_RETRANSMIT] = now + REKEY_TIMEOUT + this.jitter();
-    if (this.sink.event) this.sink.event(EVENT_INITIATED);
+    // A step inside a step (an initiation precomputing first) shares the primitives.
+    const outer = this.h === null;
+    const h = outer ? s.handshake() : this.h as HandshakeSuite;
+    this.h = h;
+    /** B[at, at+32) = HASH(B[at, at+32) || src[o, o+n)): Noise's MixHash. */
+    function mixHash(at: number, src: Uint8Array, o: number, n: number): void {
+      h.hashInit(32, null, 0);
+      h.hashUpdate(B, at, 32);
+      h.hashUpdate(src, o, n);
+      h.hashFinal(B, at);
+    }
+    /**
+     * Noise's KDF over HMAC-BLAKE2s with the chaining key at B[ck]: n outputs from src[o, o+len).
+     * The first replaces the chaining key, the second goes to K1, the third to K2.
+     * (HMAC(k, x) = HASH(k ^ opad || HASH(k ^ ipad || x)), 64-byte blocks.)
+     */
+    function kdf(n: number, ck: number, src: Uint8Array, o: number, len: number): void {
+      // Step 0: t0 = HMAC(ck, input); step i: output i = HMAC(t0, output i-1 || i).
+      for (let step = 0; step <= n; step++) {
+        const key = step === 0 ? ck : T0;
+        const out = step === 0 ? T0 : step === 1 ? ck : step === 2 ? K1 : K2;
+        for (let round = 0; round < 2; round++) {
+          for (let i = 0; i < 64; i++) B[PAD + i] = (i < 32 ? B[key + i]! : 0) ^ (round === 0 ? 0x36 : 0x5c);
+          h.hashInit(32, null, 0);
+          h.hashUpdate(B, PAD, 64);
+          if (round === 1) h.hashUpdate(B, out, 32);
+          else if (step === 0) h.hashUpdate(src, o, len);
+          else {
+            if (step > 1) h.hashUpdate(B, step === 2 ? ck : K1, 32);
+            B[PAD + 64] = step;
+            h.hashUpdate(B, PAD + 64, 1);
+          }
+          h.hashFinal(B, out);
+        }
+      }
+    }
+    let r = 0;
+    switch (op) {
+      case OP_PRECOMPUTE:
+        if (this.hasPre) break;
+        this.random(B, PEPRIV, 32);
+        h.x25519(at(PEPUB, 32), at(PEPRIV, 32), null);
+        // The peer's key is not low-order (checked at construction), so this cannot fail.
+        h.x25519(at(PES, 32), at(PEPRIV, 32), at(RPUB, 32));
+        this.hasPre = true;
+        break;
+      case OP_INITIATE: {
+        const m = buf;
+        if (!this.hasPre) this.handshake(OP_PRECOMPUTE, now, buf, 0, ep);
+        this.hasPre = false;
+        B.set(B.subarray(PEPRIV, PEPRIV + 32), EPRIV);
+        this.random(m, 4, 4);
+        N[HS_INDEX] = m[4]! | (m[5]! << 8) | (m[6]! << 16) | (m[7]! << 24);
+        m[0] = 1; m[1] = 0; m[2] = 0; m[3] = 0;
+        // msg.ephemeral; h = HASH(h || e); ck = KDF1(ck, e); (ck, k) = KDF2(ck, DH(e, S_r)).
+        B.set(B.subarray(CK0, CK0 + 32), CK);
+        B.set(B.subarray(H0, H0 + 32), H);
+        for (let i = 0; i < 32; i++) m[8 + i] = B[PEPUB + i]!;
+        mixHash(H, m, 8, 32);
+        kdf(1, CK, m, 8, 32);
+        kdf(2, CK, B, PES, 32);
+        // The precomputed values are used up: no copy of the ephemeral outlives the handshake.
+        B.fill(0, PEPRIV, PES + 32);
+        // msg.static = AEAD(k, 0, S_i, h); h = HASH(h || msg.static); (ck, k) = KDF2(ck, DH(S_i, S_r)).
+        for (let i = 0; i < 32; i++) m[40 + i] = B[SPUB + i]!;
+        s.aead(at(K1, 32), 0, 0, at(H, 32), 32, m, 40, 32, false);
+        mixHash(H, m, 40, 48);
+        kdf(2, CK, B, SS, 32);
+        // msg.timestamp = AEAD(k, 0, TAI64N, h); h = HASH(h || msg.timestamp).
+        this.tai.stamp(this.wallTime(), m, 88);
+        s.aead(at(K1, 32), 0, 0, at(H, 32), 32, m, 88, 12, false);
+        mixHash(H, m, 88, 28);
+        // mac1 = MAC(HASH(LABEL_MAC1 || S_r), msg[0..116]); mac2 = MAC(cookie, msg[0..132]) with a fresh cookie.
+        h.hashInit(16, at(MAC1K, 32), 32);
+        h.hashUpdate(m, 0, 116);
+        h.hashFinal(m, 116);
+        B.set(m.subarray(116, 132), MAC1);
+        if (now - N[COOKIE_AT] < COOKIE_SECRET_MAX_AGE - COOKIE_SECRET_LATENCY) {
+          h.hashInit(16, at(COOKIE, 16), 16);
+          h.hashUpdate(m, 0, 132);
+          h.hashFinal(m, 132);
+        } else {
+          for (let i = 132; i < INITIATION_SIZE; i++) m[i] = 0;
+        }
+        this.hs = HS_SENT;
+        N[LAST_SENT] = now;
+        N[TX] += INITIATION_SIZE;
+        this.sink.send(m, 0, INITIATION_SIZE, this.endpoint as string);
+        // timers: any_authenticated_packet_traversal / _sent, handshake_initiated
+        this.sent(now, false);
+        N[T_RETRANSMIT] = now + REKEY_TIMEOUT + this.jitter();
+        if (this.sink.event) this.sink.event(EVENT_INITIATED);
+        break;
+      }
+      case OP_RESPONSE: {
+        h.hashInit(16, at(MYMAC1K, 32), 32);
+        h.hashUpdate(buf, off, 60);
+        h.hashFinal(B, K1);
+        if (!equalCT(B, K1, buf, off + 60, 16)) { r = Drop.BAD_MAC1; break; }
+        if (this.hs !== HS_SENT || (buf[off + 8]! | (buf[off + 9]! << 8) | (buf[off + 10]! << 16) | (buf[off + 11]! << 24)) !== N[HS_INDEX]) {
+          r = Drop.UNEXPECTED_RESPONSE;
+          break;
+        }
+        // On copies of ck and h: e_r; h = HASH(h || e_r); ck = KDF1(ck, e_r); ck = KDF1(ck, DH(e, e_r));
+        // ck = KDF1(ck, DH(S_i, e_r)); (ck, t, k) = KDF3(ck, psk); h = HASH(h || t); empty = AEAD-open(k, 0, h).
+        B.set(B.subarray(CK, CK + 32), CK2);
+        B.set(B.subarray(H, H + 32), H2);
+        for (let i = 0; i < 32; i++) B[ER + i] = buf[off + 12 + i]!;
+        mixHash(H2, B, ER, 32);
+        kdf(1, CK2, B, ER, 32);
+        if (!h.x25519(at(K2, 32), at(EPRIV, 32), at(ER, 32))) { r = Drop.HANDSHAKE_FAILED; break; }
+        kdf(1, CK2, B, K2, 32);
+        if (!h.x25519(at(K2, 32), at(SPRIV, 32), at(ER, 32))) { r = Drop.HANDSHAKE_FAILED; break; }
+        kdf(1, CK2, B, K2, 32);
+        kdf(3, CK2, B, PSK, 32);
+        mixHash(H2, B, K1, 32);
+        if (!s.aead(at(K2, 32), 0, 0, at(H2, 32), 32, buf, off + 44, 0, true)) { r = Drop.HANDSHAKE_FAILED; break; }
+        // (T_send, T_recv) = KDF2(ck, ε): the session. The older slot gives way.
+        kdf(2, CK2, B, 0, 0);
+        const k = this.cur === 0 ? 1 : 0;
+        this.freeSlot(k);
+        this.prev = this.cur;
+        this.cur = k;
+        B.set(B.subarray(CK2, CK2 + 32), KEYS + 64 * k);
+        B.set(B.subarray(K1, K1 + 32), KEYS + 64 * k + 32);
+        N[S_CREATED + 4 * k] = now;
+        N[S_COUNTER + 4 * k] = 0;
+        N[S_LOCAL + 4 * k] = N[HS_INDEX]!;
+        N[S_REMOTE + 4 * k] = buf[off + 4]! | (buf[off + 5]! << 8) | (buf[off + 6]! << 16) | (buf[off + 7]! << 24);
+        this.replay.reset(k);
+        this.clearHandshake();
+        this.endpoint = ep;
+        N[RX] += RESPONSE_SIZE;
+        N[T_NEW_HANDSHAKE] = Infinity;
+        if (this.pk > 0 && this.ka === null) N[T_PERSISTENT] = now + this.pk * 1000;
+        // timers_session_derived, timers_handshake_complete
+        N[T_ZERO] = now + REJECT_AFTER_TIME * 3;
+        N[T_RETRANSMIT] = Infinity;
+        this.attempts = 0;
+        this.lastMinute = false;
+        N[LAST_HS] = now;
+        if (this.ka !== null) this.ka.onHandshake(now, now - N[LAST_SENT]!);
+        // The primitives are not needed for what follows (the event, the confirming packet).
+        if (outer) this.h = null;
+        if (this.sink.event) this.sink.event(EVENT_COMPLETE);
+        // Confirm the session at once: staged packets if any, else a keepalive.
+        this.keepalive(now);
+        break;
+      }
+      default: {
+        // Cookie reply to our initiation: XChaCha20-Poly1305(HASH(LABEL_COOKIE || S_r), nonce, cookie, AD = our mac1).
+        if (this.hs !== HS_SENT || (buf[off + 4]! | (buf[off + 5]! << 8) | (buf[off + 6]! << 16) | (buf[off + 7]! << 24)) !== N[HS_INDEX]) {
+          r = Drop.UNKNOWN_INDEX;
+          break;
+        }
+        h.hchacha(at(K2, 32), at(COOKIEK, 32), buf, off + 8);
+        const lo = buf[off + 24]! | (buf[off + 25]! << 8) | (buf[off + 26]! << 16) | (buf[off + 27]! << 24);
+        const hi = buf[off + 28]! | (buf[off + 29]! << 8) | (buf[off + 30]! << 16) | (buf[off + 31]! << 24);
+        if (!s.aead(at(K2, 32), lo, hi, at(MAC1, 16), 16, buf, off + 32, 16, true)) { r = Drop.BAD_COOKIE_REPLY; break; }
+        for (let i = 0; i < 16; i++) B[COOKIE + i] = buf[off + 32 + i]!;
+        N[COOKIE_AT] = now;
+      }
+    }
+    if (outer) this.h = null;
+    return r;
   }
 
   /** Random 0..REKEY_TIMEOUT_JITTER_MAX-1 ms, as the kernel adds to retry timers. */
-  jitter(): number {
+  private jitter(): number {
     const r = this.tx;
     this.random(r, 0, 2);
     return (r[0]! | (r[1]! << 8)) % REKEY_TIMEOUT_JITTER_MAX;
@@ -408,84 +504,18 @@ export class Initiator {
    */
   receive(now: number, buf: Uint8Array, off: number, len: number, endpoint: string): number {
     const N = this.N;
-    const B = this.B;
-    const v = this.v;
-    const s = this.s;
     const type = len >= 4 && buf[off + 1] === 0 && buf[off + 2] === 0 && buf[off + 3] === 0 ? buf[off]! : 0;
     let reason = 0;
     let k = -1;
     switch (type) {
       case 1:
         return Drop.UNKNOWN_TYPE;
-      case 2: {
-        if (len !== RESPONSE_SIZE) { reason = Drop.BAD_LENGTH; break; }
-        s.hashInit(16, v[14]!, 32);
-        s.hashUpdate(buf, off, 60);
-        s.hashFinal(B, K1);
-        if (!equalCT(B, K1, buf, off + 60, 16)) { reason = Drop.BAD_MAC1; break; }
-        if (this.hs !== HS_SENT || (buf[off + 8]! | (buf[off + 9]! << 8) | (buf[off + 10]! << 16) | (buf[off + 11]! << 24)) !== N[HS_INDEX]) {
-          reason = Drop.UNEXPECTED_RESPONSE;
-          break;
-        }
-        // On copies of ck and h: e_r; h = HASH(h || e_r); ck = KDF1(ck, e_r); ck = KDF1(ck, DH(e, e_r));
-        // ck = KDF1(ck, DH(S_i, e_r)); (ck, t, k) = KDF3(ck, psk); h = HASH(h || t); empty = AEAD-open(k, 0, h).
-        B.set(B.subarray(CK, CK + 32), CK2);
-        B.set(B.subarray(H, H + 32), H2);
-        for (let i = 0; i < 32; i++) B[ER + i] = buf[off + 12 + i]!;
-        this.mixHash(H2, B, ER, 32);
-        this.kdf(1, CK2, B, ER, 32);
-        if (!s.x25519(v[10]!, v[7]!, v[8]!)) { reason = Drop.HANDSHAKE_FAILED; break; }
-        this.kdf(1, CK2, B, K2, 32);
-        if (!s.x25519(v[10]!, v[0]!, v[8]!)) { reason = Drop.HANDSHAKE_FAILED; break; }
-        this.kdf(1, CK2, B, K2, 32);
-        this.kdf(3, CK2, B, PSK, 32);
-        this.mixHash(H2, B, K1, 32);
-        if (!s.aead(v[10]!, 0, 0, v[12]!, 32, buf, off + 44, 0, true)) { reason = Drop.HANDSHAKE_FAILED; break; }
-        // (T_send, T_recv) = KDF2(ck, ε): the session. The older slot gives way.
-        this.kdf(2, CK2, B, 0, 0);
-        k = this.cur === 0 ? 1 : 0;
-        this.freeSlot(k);
-        this.prev = this.cur;
-        this.cur = k;
-        B.set(B.subarray(CK2, CK2 + 32), KEYS + 64 * k);
-        B.set(B.subarray(K1, K1 + 32), KEYS + 64 * k + 32);
-        N[S_CREATED + 4 * k] = now;
-        N[S_COUNTER + 4 * k] = 0;
-        N[S_LOCAL + 4 * k] = N[HS_INDEX];
-        N[S_REMOTE + 4 * k] = buf[off + 4]! | (buf[off + 5]! << 8) | (buf[off + 6]! << 16) | (buf[off + 7]! << 24);
-        this.replay.reset(k);
-        this.clearHandshake();
-        this.endpoint = endpoint;
-        N[RX] += RESPONSE_SIZE;
-        N[T_NEW_HANDSHAKE] = Infinity;
-        if (this.pk > 0 && this.ka === null) N[T_PERSISTENT] = now + this.pk * 1000;
-        // timers_session_derived, timers_handshake_complete
-        N[T_ZERO] = now + REJECT_AFTER_TIME * 3;
-        N[T_RETRANSMIT] = Infinity;
-        this.attempts = 0;
-        this.lastMinute = false;
-        N[LAST_HS] = now;
-        if (this.ka !== null) this.ka.onHandshake(now, now - N[LAST_SENT]);
-        if (this.sink.event) this.sink.event(EVENT_COMPLETE);
-        // Confirm the session at once: staged packets if any, else a keepalive.
-        this.keepalive(now);
-        return 0;
-      }
-      case 3: {
-        // Cookie reply to our initiation: XChaCha20-Poly1305(HASH(LABEL_COOKIE || S_r), nonce, cookie, AD = our mac1).
-        if (len !== COOKIE_REPLY_SIZE) { reason = Drop.BAD_LENGTH; break; }
-        if (this.hs !== HS_SENT || (buf[off + 4]! | (buf[off + 5]! << 8) | (buf[off + 6]! << 16) | (buf[off + 7]! << 24)) !== N[HS_INDEX]) {
-          reason = Drop.UNKNOWN_INDEX;
-          break;
-        }
-        s.hchacha(v[10]!, v[17]!, buf, off + 8);
-        const lo = buf[off + 24]! | (buf[off + 25]! << 8) | (buf[off + 26]! << 16) | (buf[off + 27]! << 24);
-        const hi = buf[off + 28]! | (buf[off + 29]! << 8) | (buf[off + 30]! << 16) | (buf[off + 31]! << 24);
-        if (!s.aead(v[10]!, lo, hi, v[15]!, 16, buf, off + 32, 16, true)) { reason = Drop.BAD_COOKIE_REPLY; break; }
-        for (let i = 0; i < 16; i++) B[COOKIE + i] = buf[off + 32 + i]!;
-        N[COOKIE_AT] = now;
-        return 0;
-      }
+      case 2:
+      case 3:
+        reason = len !== (type === 2 ? RESPONSE_SIZE : COOKIE_REPLY_SIZE) ? Drop.BAD_LENGTH
+          : this.handshake(type === 2 ? OP_RESPONSE : OP_COOKIE, now, buf, off, endpoint);
+        if (reason === 0) return 0;
+        break;
       case 4: {
         if (len < TRANSPORT_MIN_SIZE) { reason = Drop.BAD_LENGTH; break; }
         const idx = buf[off + 4]! | (buf[off + 5]! << 8) | (buf[off + 6]! << 16) | (buf[off + 7]! << 24);
@@ -496,7 +526,7 @@ export class Initiator {
         if (hi < 0 || hi >= 2097152) { reason = Drop.REPLAY; break; }
         if (now - N[S_CREATED + 4 * k] >= REJECT_AFTER_TIME) { reason = Drop.EXPIRED_SESSION; break; }
         const ctLen = len - TRANSPORT_MIN_SIZE;
-        if (!s.aead(v[19 + 2 * k]!, lo, hi, null, 0, buf, off + 16, ctLen, true)) { reason = Drop.AUTH_FAILED; break; }
+        if (!this.s.aead(this.v[1 + 2 * k]!, lo, hi, null, 0, buf, off + 16, ctLen, true)) { reason = Drop.AUTH_FAILED; break; }
         if (!this.replay.check(k, hi * 4294967296 + (lo >>> 0))) { reason = Drop.REPLAY; break; }
         this.endpoint = endpoint;
         // receive.c keep_key_fresh: the initiator rekeys shortly before the session would be rejected
@@ -544,7 +574,7 @@ export class Initiator {
   }
 
   /** True if the IPv4 address at buf[off] is in the peer's AllowedIPs. */
-  allowed(buf: Uint8Array, off: number): boolean {
+  private allowed(buf: Uint8Array, off: number): boolean {
     const a = this.allow;
     for (let i = 0; i < this.nAllow; i++) {
       let bits = a[i * 5 + 4]!;
@@ -587,13 +617,15 @@ export class Initiator {
     }
     // Stage (the oldest staged packet gives way), then send the staged packets or handshake.
     let slot = N[STAGE_LEN] < 0 ? 0 : N[STAGE_LEN + 1] < 0 ? 1 : -1;
+    if (this.stage === null) this.stage = new Uint8Array(STAGED * this.mtu);
+    const st = this.stage;
     if (slot < 0) {
       this.drops[Drop.STAGED_OVERFLOW]++;
-      this.stage.set(this.stage.subarray(this.mtu, this.mtu + N[STAGE_LEN + 1]), 0);
-      N[STAGE_LEN] = N[STAGE_LEN + 1];
+      st.set(st.subarray(this.mtu, this.mtu + N[STAGE_LEN + 1]!), 0);
+      N[STAGE_LEN] = N[STAGE_LEN + 1]!;
       slot = 1;
     }
-    this.stage.set(buf.subarray(off, off + len), slot * this.mtu);
+    st.set(buf.subarray(off, off + len), slot * this.mtu);
     N[STAGE_LEN + slot] = len;
     if (report) {
       this.sleepAfter = true;
@@ -606,7 +638,7 @@ export class Initiator {
   }
 
   /** A session to send on: current, younger than REJECT_AFTER_TIME, counter below the limit. */
-  usable(now: number): boolean {
+  private usable(now: number): boolean {
     const k = this.cur;
     return k >= 0 && now - this.N[S_CREATED + 4 * k] < REJECT_AFTER_TIME && this.N[S_COUNTER + 4 * k] < REJECT_AFTER_MESSAGES;
   }
@@ -615,21 +647,20 @@ export class Initiator {
    * Sends the staged packets (they serve as a keepalive), else a keepalive; without a usable
    * session, handshakes instead (send.c wg_packet_send_staged_packets / send_keepalive).
    */
-  keepalive(now: number): void {
+  private keepalive(now: number): void {
     const N = this.N;
     if (this.endpoint === null) return;
     if (!this.usable(now)) {
       this.initiate(now, false);
       return;
     }
-    const staged = N[STAGE_LEN] >= 0 || N[STAGE_LEN + 1] >= 0;
-    for (let i = 0; i < STAGED; i++) {
-      if (N[STAGE_LEN + i] < 0) continue;
-      this.xmit(now, this.stage, i * this.mtu, N[STAGE_LEN + i]);
-      N[STAGE_LEN + i] = -1;
+    const st = this.stage;
+    if (st === null) this.xmit(now, this.tx, 0, 0);
+    else {
+      for (let i = 0; i < STAGED; i++) if (N[STAGE_LEN + i]! >= 0) this.xmit(now, st, i * this.mtu, N[STAGE_LEN + i]!);
+      this.unstage(0);
     }
-    if (!staged) this.xmit(now, this.tx, 0, 0);
-    else if (this.sleepAfter) {
+    if (st !== null && this.sleepAfter) {
       this.sleep();
       return;
     }
@@ -637,7 +668,7 @@ export class Initiator {
   }
 
   /** send.c keep_key_fresh: the initiator rekeys after REKEY_AFTER_TIME or REKEY_AFTER_MESSAGES. */
-  keyFresh(now: number): void {
+  private keyFresh(now: number): void {
     const k = this.cur;
     if (k >= 0 && (this.N[S_COUNTER + 4 * k] > REKEY_AFTER_MESSAGES || now - this.N[S_CREATED + 4 * k] > REKEY_AFTER_TIME)) {
       this.initiate(now, false);
@@ -645,7 +676,7 @@ export class Initiator {
   }
 
   /** Encrypts src[off, off+len) (len 0: a keepalive) on the current session and sends it. */
-  xmit(now: number, src: Uint8Array, off: number, len: number): void {
+  private xmit(now: number, src: Uint8Array, off: number, len: number): void {
     const N = this.N;
     const tx = this.tx;
     const k = this.cur;
@@ -665,7 +696,7 @@ export class Initiator {
       tx[8 + i] = (lo >>> (8 * i)) & 255;
       tx[12 + i] = (hi >>> (8 * i)) & 255;
     }
-    this.s.aead(this.v[18 + 2 * k]!, lo, hi, null, 0, tx, 16, padded, false);
+    this.s.aead(this.v[2 * k]!, lo, hi, null, 0, tx, 16, padded, false);
     N[TX] += TRANSPORT_MIN_SIZE + padded;
     this.sink.send(tx, 0, TRANSPORT_MIN_SIZE + padded, this.endpoint as string);
     this.sent(now, len > 0 && N[T_NEW_HANDSHAKE] === Infinity);
@@ -676,7 +707,7 @@ export class Initiator {
    * keepalive is no longer needed, the adaptive keepalive counts from here; `data`: expect an
    * answer within KEEPALIVE_TIMEOUT + REKEY_TIMEOUT or handshake.
    */
-  sent(now: number, data: boolean): void {
+  private sent(now: number, data: boolean): void {
     const N = this.N;
     if (this.pk > 0 && this.ka === null) N[T_PERSISTENT] = now + this.pk * 1000;
     if (this.ka !== null) {
@@ -710,8 +741,7 @@ export class Initiator {
           if (this.attempts > MAX_TIMER_HANDSHAKES) {
             // REKEY_ATTEMPT_TIME is over: stop trying until there is new data to send.
             N[T_SEND_KEEPALIVE] = Infinity;
-            for (let j = 0; j < STAGED; j++) if (N[STAGE_LEN + j]! >= 0) this.drops[Drop.HANDSHAKE_GAVE_UP]++;
-            N[STAGE_LEN] = N[STAGE_LEN + 1] = -1;
+            this.unstage(Drop.HANDSHAKE_GAVE_UP);
             // A report among them is gone: a later ordinary send must not put the device to sleep.
             this.sleepAfter = false;
             this.clearHandshake();
@@ -749,7 +779,7 @@ export class Initiator {
   }
 
   /** Carries out an adaptive-keepalive action (keepalive.ts) and re-arms its timer (as Engine.kaAct). */
-  kaAct(now: number, act: number): void {
+  private kaAct(now: number, act: number): void {
     const ka = this.ka as AdaptiveKeepalive;
     const N = this.N;
     const k = this.cur;
@@ -821,7 +851,8 @@ export class Initiator {
       this.kaDst = ad.subarray(4);
       this.kaPort = port;
     }
-    this.ka = new AdaptiveKeepalive(n, this.kaPkt !== null, 0);
+    if (this.kaClass === null) this.kaClass = adaptiveKeepalive();
+    this.ka = new this.kaClass(n, this.kaPkt !== null, 0);
     N[T_ADAPTIVE] = this.ka.next();
   }
 
@@ -844,29 +875,37 @@ export class Initiator {
     const N = this.N;
     this.asleep = true;
     this.sleepAfter = false;
-    for (let i = 0; i < STAGED; i++) if (N[STAGE_LEN + i]! >= 0) this.drops[Drop.ASLEEP]++;
-    N[STAGE_LEN] = N[STAGE_LEN + 1] = -1;
+    this.unstage(Drop.ASLEEP);
     for (let i = 0; i < TIMERS; i++) if (i !== T_ZERO) N[i] = Infinity;
     this.needKa = false;
     this.clearHandshake();
   }
 
   /** Ends sleep: timers armed by packets received while asleep are stale; the caller decides what to send. */
-  wake(): void {
+  private wake(): void {
     if (!this.asleep) return;
     this.asleep = false;
     for (let i = 0; i < TIMERS; i++) if (i !== T_ZERO) this.N[i] = Infinity;
     if (this.ka !== null) this.N[T_ADAPTIVE] = this.ka.next();
   }
 
+  /** Drops the staged packets (counted under `reason`; 0: they were sent) and frees their buffer, zeroed. */
+  private unstage(reason: number): void {
+    const N = this.N;
+    for (let i = 0; i < STAGED; i++) if (reason !== 0 && N[STAGE_LEN + i]! >= 0) this.drops[reason]++;
+    N[STAGE_LEN] = N[STAGE_LEN + 1] = -1;
+    if (this.stage !== null) this.stage.fill(0);
+    this.stage = null;
+  }
+
   /** Zeroes a session slot's keys; -Infinity marks it empty. */
-  freeSlot(k: number): void {
+  private freeSlot(k: number): void {
     this.B.fill(0, KEYS + 64 * k, KEYS + 64 * k + 64);
     this.N[S_CREATED + 4 * k] = -Infinity;
     this.N[S_LOCAL + 4 * k] = -1;
   }
 
-  clearHandshake(): void {
+  private clearHandshake(): void {
     this.hs = HS_NONE;
     this.N[HS_INDEX] = -1;
     // The handshake and the KDF's scratch (t0, outputs, HMAC pad) hold copies of the chaining and session keys.
@@ -904,7 +943,7 @@ export class Initiator {
   wipe(): void {
     this.B.fill(0);
     this.tx.fill(0);
-    this.stage.fill(0);
+    this.unstage(0);
     this.cur = this.prev = -1;
     this.hs = HS_NONE;
     this.hasPre = false;

@@ -18,7 +18,11 @@
  * doubles as a liveness check. Only our own sends count as refreshes (a NAT may ignore inbound
  * ones), so real traffic and rekeys postpone the keepalive.
  *
- * This class is the pure decision logic; the engine executes the actions it returns.
+ * This class is the pure decision logic; the engine executes the actions it returns. On Espruino
+ * every function costs RAM (a function object, its parameters, its property name) even when its
+ * text stays in flash, so the class has only its public methods and one internal dispatcher, and
+ * it is defined by a factory: a device bundle that calls `adaptiveKeepalive()` only when adaptive
+ * mode is turned on pays nothing for it until then.
  */
 import { KEEPALIVE_TIMEOUT, REJECT_AFTER_TIME, REKEY_AFTER_TIME, REKEY_TIMEOUT } from './constants.js';
 
@@ -55,6 +59,11 @@ const GRACE = 1000;
 const SHORT_ECHO_MARGIN = 200;
 /** Probes one learning run may take before it settles for what it has proven. */
 const MAX_LEARN_PROBES = 14;
+
+/** Operations of the internal dispatcher (`_`): helpers needed by more than one method. */
+const OP_INTERVAL = 0;
+const OP_ABORT = 1;
+const OP_SETTLE = 2;
 
 export interface AdaptiveKeepaliveOptions {
   /**
@@ -98,293 +107,276 @@ export interface AdaptiveStatus {
   failed: number;
 }
 
-function num(v: number | undefined, dflt: number): number {
-  return v === undefined ? dflt : v;
-}
+/**
+ * Defines and returns the adaptive keepalive class. Espruino creates the class and its methods only
+ * when this runs, so a device build that calls it when adaptive mode is first turned on (and keeps
+ * the result) spends no RAM on the class before. Host code uses `AdaptiveKeepalive`.
+ */
+export function adaptiveKeepalive() {
+  // Not named after the exported class: Espruino must not see a class name itself in its own body.
+  class K {
+    private echo: boolean;
+    private start: number;
+    private max: number;
+    private margin: number;
+    private verifyEvery: number;
+    private fallback: number;
+    private lo: number;
+    private hi: number;
+    private learning: boolean;
+    private state: number;
+    /** (Echo) the delay asked of the responder, and the probe's nonce. */
+    requestDelay: number;
+    nonce: number;
+    private probeStart: number;
+    private refreshAt: number;
+    private deadline: number;
+    /** When the next probe may start (learning: now; steady: the next verification). */
+    private probeAt: number;
+    private lastOut: number;
+    private lastAny: number;
+    /** Round-trip time from the last handshake (ms). */
+    private rtt: number;
+    /** Set by the engine while it sends on our behalf, so those sends do not void the probe. */
+    ownSend: boolean;
+    private probes: number;
+    private answered: number;
+    private failed: number;
+    /** Failures in a row; a proven idle time failed once (retest it before believing the NAT). */
+    private streak: number;
+    private suspect: boolean;
+    /** Probes in the current learning run. */
+    private runProbes: number;
+    /** An echo reply with `nonce` arrived (the same method as `onReceive`, see below). */
+    declare onEchoReply: (now: number, nonce: number) => number;
 
-export class AdaptiveKeepalive {
-  echo: boolean;
-  start: number;
-  max: number;
-  margin: number;
-  verifyEvery: number;
-  fallback: number;
-  lo: number;
-  hi: number;
-  learning: boolean;
-  state: number;
-  /** Idle time under test, and (echo) the delay asked of the responder. */
-  target: number;
-  requestDelay: number;
-  nonce: number;
-  probeStart: number;
-  refreshAt: number;
-  deadline: number;
-  /** When the next probe may start (learning: now; steady: the next verification). */
-  probeAt: number;
-  lastOut: number;
-  lastAny: number;
-  /** Round-trip time from the last handshake (ms). */
-  rtt: number;
-  /** Set by the engine while it sends on our behalf, so those sends do not void the probe. */
-  ownSend: boolean;
-  probes: number;
-  answered: number;
-  failed: number;
-  /** Failures in a row; a proven idle time failed once (retest it before believing the NAT). */
-  streak: number;
-  suspect: boolean;
-  /** Probes in the current learning run. */
-  runProbes: number;
-
-  constructor(o: AdaptiveKeepaliveOptions, echo: boolean, now: number) {
-    this.echo = echo;
-    this.start = num(o.start, 2000);
-    this.max = num(o.max, 150000);
-    this.margin = num(o.margin, 0.9);
-    this.verifyEvery = num(o.verifyEvery, 1800000);
-    this.fallback = num(o.fallback, 25000);
-    this.rtt = 500;
-    const l = num(o.learned, 0);
-    this.lo = l > 0 ? l : 0;
-    this.hi = Infinity;
-    this.learning = !(l > 0);
-    this.state = ST_IDLE;
-    this.target = 0;
-    this.requestDelay = 0;
-    this.nonce = 0;
-    this.probeStart = 0;
-    this.refreshAt = Infinity;
-    this.deadline = Infinity;
-    this.probeAt = this.learning ? now : now + this.verifyEvery;
-    this.lastOut = now;
-    this.lastAny = now;
-    this.ownSend = false;
-    this.probes = 0;
-    this.answered = 0;
-    this.failed = 0;
-    this.streak = 0;
-    this.suspect = false;
-    this.runProbes = 0;
-  }
-
-  /** Longest idle time a probe of ours can test. */
-  ceiling(): number {
-    return this.echo ? this.max : KEEPALIVE_TIMEOUT - GRACE - this.rtt;
-  }
-
-  /** The keepalive interval now (ms). */
-  interval(): number {
-    if (this.lo > 0) {
-      // Passive probes stopped at their ceiling: nothing longer is proven, nor disproven.
-      if (!this.echo && this.hi === Infinity && this.lo >= this.ceiling() * 0.95 && this.lo < KEEPALIVE_TIMEOUT) return this.fallback;
-      return this.lo * this.margin;
-    }
-    return (this.hi === Infinity ? this.start : this.hi * 0.5) * this.margin;
-  }
-
-  /** The estimated mapping lifetime (ms), 0 if nothing is proven yet. */
-  estimate(): number {
-    if (this.lo === 0) return 0;
-    return this.hi === Infinity ? this.lo : Math.sqrt(this.lo * this.hi);
-  }
-
-  /** When the engine must next call `tick`. */
-  next(): number {
-    const s = this.state;
-    if (s === ST_WAIT_REFRESH) {
-      const k = this.lastOut + this.interval();
-      return k < this.refreshAt ? k : this.refreshAt;
-    }
-    if (s !== ST_IDLE) return this.deadline;
-    const k = this.lastOut + this.interval();
-    return this.probeAt < k ? this.probeAt : k;
-  }
-
-  private nextTarget(): number {
-    let t: number;
-    if (this.suspect || !this.learning) t = this.lo;
-    else if (this.lo === 0) t = this.hi === Infinity ? this.start : Math.min(this.start, this.hi * 0.5);
-    else if (this.hi === Infinity) t = this.lo * 2;
-    else t = Math.sqrt(this.lo * this.hi);
-    const c = this.ceiling();
-    return t > c ? c : t < MIN_TARGET ? MIN_TARGET : t;
-  }
-
-  private converged(): boolean {
-    if (this.hi <= MIN_TARGET || this.runProbes >= MAX_LEARN_PROBES) return true;
-    if (this.lo === 0) return false;
-    if (this.hi === Infinity) return this.lo >= this.ceiling() * 0.95;
-    return this.hi <= this.lo * PRECISION;
-  }
-
-  /** Called at `next()`. `sessionAge` is the age of the current session (Infinity if none). */
-  tick(now: number, sessionAge: number): number {
-    const s = this.state;
-    if (s === ST_WAIT_REFRESH) {
-      // Until the refresh that starts the silence under test, keep the mapping as usual: a passive
-      // probe waits KEEPALIVE_TIMEOUT − T, longer than a short-lived mapping lasts.
-      if (now < this.refreshAt) return now >= this.lastOut + this.interval() ? KA_KEEPALIVE : KA_NONE;
-      this.state = ST_WAIT_ANSWER;
-      this.deadline = this.probeStart + KEEPALIVE_TIMEOUT + this.rtt + GRACE;
-      return KA_KEEPALIVE;
-    }
-    if (s === ST_WAIT_PEER || s === ST_WAIT_ANSWER) {
-      if (now < this.deadline) return KA_NONE;
-      // No answer by the deadline — in ST_WAIT_PEER not even the peer's passive keepalive, due
-      // KEEPALIVE_TIMEOUT after our request: the mapping did not last the idle time expected.
-      return this.fail(now, this.deadline - GRACE - this.lastAny);
-    }
-    if (now >= this.probeAt) return this.startProbe(now, sessionAge);
-    if (now >= this.lastOut + this.interval()) return KA_KEEPALIVE;
-    return KA_NONE;
-  }
-
-  private startProbe(now: number, sessionAge: number): number {
-    const t = this.nextTarget();
-    // A reply before the peer's passive keepalive cancels it (the peer sent something), so only
-    // longer idle times need to wait for that keepalive and start the silence there.
-    const longEcho = this.echo && t > KEEPALIVE_TIMEOUT - SHORT_ECHO_MARGIN - this.rtt;
-    const delay = longEcho ? KEEPALIVE_TIMEOUT + this.rtt + t : t;
-    const span = (this.echo ? delay : KEEPALIVE_TIMEOUT) + this.rtt + GRACE;
-    // The probe needs one session from start to answer, without a rekey in the middle (ours at
-    // REKEY_AFTER_TIME on a send, the peer's limit at REJECT_AFTER_TIME for the reply).
-    if (!(sessionAge + KEEPALIVE_TIMEOUT + this.rtt + GRACE < REKEY_AFTER_TIME &&
-        sessionAge + span < REJECT_AFTER_TIME - REKEY_TIMEOUT)) {
-      this.probeAt = now + REKEY_TIMEOUT;
-      return KA_REKEY;
-    }
-    this.target = t;
-    this.probeStart = now;
-    this.probes++;
-    if (this.learning) this.runProbes++;
-    if (!this.echo) {
-      this.state = ST_WAIT_REFRESH;
-      this.refreshAt = now + KEEPALIVE_TIMEOUT + this.rtt - t;
-      return KA_PROBE;
-    }
-    this.nonce = (this.nonce + 1) & 0x7fffffff;
-    this.requestDelay = Math.round(delay);
-    if (longEcho) {
-      this.state = ST_WAIT_PEER;
-      this.deadline = now + KEEPALIVE_TIMEOUT + this.rtt + GRACE;
-    } else {
-      this.state = ST_WAIT_ANSWER;
-      this.deadline = now + delay + this.rtt + GRACE;
-    }
-    return KA_ECHO;
-  }
-
-  private ok(now: number): number {
-    const idle = now - this.lastAny;
-    this.answered++;
-    this.state = ST_IDLE;
-    this.streak = 0;
-    this.suspect = false;
-    if (idle > this.lo) this.lo = idle;
-    // A proven idle beyond a failed one means that failure was a lost packet, not the NAT.
-    if (this.lo >= this.hi) this.hi = Infinity;
-    this.settle(now);
-    // Answer at once: the peer sent data and expects traffic back within KEEPALIVE_TIMEOUT.
-    return KA_KEEPALIVE;
-  }
-
-  private fail(now: number, idle: number): number {
-    this.failed++;
-    this.streak++;
-    this.state = ST_IDLE;
-    if (this.learning && !this.suspect && idle > this.lo) {
-      // Learning: the NAT dropped the mapping within `idle`. Re-open it; a second failure in a
-      // row may mean the path or the peer broke instead, so that one also handshakes.
-      if (idle < this.hi) this.hi = idle;
-      this.settle(now);
-      return this.streak > 1 ? KA_HANDSHAKE : KA_REOPEN;
-    }
-    if (!this.suspect) {
-      // A proven idle time failed: the peer may have restarted or our endpoint there gone stale
-      // (handshake at once), or the NAT shortened its timeout (retest after the handshake).
-      this.suspect = true;
-      this.probeAt = now + REKEY_TIMEOUT;
-      return KA_HANDSHAKE;
-    }
-    // It failed again with a fresh session: the NAT now forgets sooner. Learn again from below.
-    this.suspect = false;
-    this.hi = idle > MIN_TARGET ? idle : MIN_TARGET;
-    this.lo = 0;
-    this.learning = true;
-    this.probeAt = now;
-    return KA_REOPEN;
-  }
-
-  private settle(now: number): void {
-    if (this.learning && this.converged()) {
-      this.learning = false;
+    constructor(o: AdaptiveKeepaliveOptions, echo: boolean, now: number) {
+      this.echo = echo;
+      this.start = o.start === undefined ? 2000 : o.start;
+      this.max = o.max === undefined ? 150000 : o.max;
+      this.margin = o.margin === undefined ? 0.9 : o.margin;
+      this.verifyEvery = o.verifyEvery === undefined ? 1800000 : o.verifyEvery;
+      this.fallback = o.fallback === undefined ? 25000 : o.fallback;
+      this.rtt = 500;
+      const l = o.learned === undefined ? 0 : o.learned;
+      this.lo = l > 0 ? l : 0;
+      this.hi = Infinity;
+      this.learning = !(l > 0);
+      this.state = ST_IDLE;
+      this.requestDelay = 0;
+      this.nonce = 0;
+      this.probeStart = 0;
+      this.refreshAt = Infinity;
+      this.deadline = Infinity;
+      this.probeAt = this.learning ? now : now + this.verifyEvery;
+      this.lastOut = now;
+      this.lastAny = now;
+      this.ownSend = false;
+      this.probes = 0;
+      this.answered = 0;
+      this.failed = 0;
+      this.streak = 0;
+      this.suspect = false;
       this.runProbes = 0;
     }
-    this.probeAt = this.learning ? now : now + this.verifyEvery;
-  }
 
-  /** Voids the probe in flight (traffic we did not plan broke the silence); retry later. */
-  private abort(now: number): void {
-    this.state = ST_IDLE;
-    this.probes--;
-    if (this.learning) this.runProbes--;
-    const retry = now + this.interval();
-    if (this.probeAt < retry) this.probeAt = retry;
-  }
-
-  /** Every authenticated message we send. */
-  onSend(now: number): void {
-    if (!this.ownSend && this.state !== ST_IDLE) this.abort(now);
-    this.lastOut = now;
-    this.lastAny = now;
-  }
-
-  /** Every authenticated message received, except an echo reply. */
-  onReceive(now: number): number {
-    const s = this.state;
-    let act = KA_NONE;
-    if (s === ST_WAIT_ANSWER && !this.echo) {
-      act = this.ok(now);
-    } else if (s === ST_WAIT_REFRESH) {
-      // The peer sent something, which cancels the passive keepalive we were waiting for.
-      this.abort(now);
-    } else if (s === ST_WAIT_PEER || s === ST_WAIT_ANSWER) {
-      // Its passive keepalive (or other traffic): answer so the silence under test starts now
-      // whether or not this NAT refreshes on inbound packets.
-      this.state = ST_WAIT_ANSWER;
-      this.deadline = this.probeStart + this.requestDelay + this.rtt + GRACE;
-      act = KA_KEEPALIVE;
+    /**
+     * The helpers, in one function (OP_*): OP_INTERVAL returns the keepalive interval now (ms);
+     * OP_ABORT voids the probe in flight (traffic we did not plan broke the silence) and retries
+     * later; OP_SETTLE ends learning once it has converged and schedules the next probe.
+     * The longest idle time a probe of ours can test (the ceiling) is, inline where needed,
+     * `echo ? max : KEEPALIVE_TIMEOUT - GRACE - rtt`.
+     */
+    private _(op: number, now: number): number {
+      if (op === OP_INTERVAL) {
+        if (this.lo > 0) {
+          // Passive probes stopped at their ceiling: nothing longer is proven, nor disproven.
+          if (!this.echo && this.hi === Infinity && this.lo >= (KEEPALIVE_TIMEOUT - GRACE - this.rtt) * 0.95 && this.lo < KEEPALIVE_TIMEOUT) return this.fallback;
+          return this.lo * this.margin;
+        }
+        return (this.hi === Infinity ? this.start : this.hi * 0.5) * this.margin;
+      }
+      if (op === OP_ABORT) {
+        this.state = ST_IDLE;
+        this.probes--;
+        if (this.learning) this.runProbes--;
+        const retry = now + this._(OP_INTERVAL, now);
+        if (this.probeAt < retry) this.probeAt = retry;
+        return KA_NONE;
+      }
+      // OP_SETTLE. Converged: the bracket [lo, hi) is narrow enough, or proven up to the ceiling,
+      // or the run has used up its probes.
+      if (this.learning && (this.hi <= MIN_TARGET || this.runProbes >= MAX_LEARN_PROBES || (this.lo !== 0 &&
+          (this.hi === Infinity ? this.lo >= (this.echo ? this.max : KEEPALIVE_TIMEOUT - GRACE - this.rtt) * 0.95 : this.hi <= this.lo * PRECISION)))) {
+        this.learning = false;
+        this.runProbes = 0;
+      }
+      this.probeAt = this.learning ? now : now + this.verifyEvery;
+      return KA_NONE;
     }
-    this.lastAny = now;
-    return act;
-  }
 
-  /** An echo reply with `nonce` arrived. */
-  onEchoReply(now: number, nonce: number): number {
-    if (this.state === ST_IDLE || nonce !== this.nonce) return this.onReceive(now);
-    const act = this.ok(now);
-    this.lastAny = now;
-    return act;
-  }
+    /** When the engine must next call `tick`. */
+    next(): number {
+      const s = this.state;
+      if (s !== ST_IDLE && s !== ST_WAIT_REFRESH) return this.deadline;
+      const k = this.lastOut + this._(OP_INTERVAL, 0);
+      if (s === ST_WAIT_REFRESH) return k < this.refreshAt ? k : this.refreshAt;
+      return this.probeAt < k ? this.probeAt : k;
+    }
 
-  /** A handshake completed: a probe deferred for a fresh session may start. */
-  onHandshake(now: number, rtt: number): void {
-    if (rtt >= 0 && rtt < 10000) this.rtt = rtt;
-    if (this.state === ST_IDLE && (this.learning || this.suspect) && this.probeAt > now) this.probeAt = now;
-  }
+    /** Called at `next()`. `sessionAge` is the age of the current session (Infinity if none). */
+    tick(now: number, sessionAge: number): number {
+      const s = this.state;
+      if (s === ST_WAIT_REFRESH) {
+        // Until the refresh that starts the silence under test, keep the mapping as usual: a passive
+        // probe waits KEEPALIVE_TIMEOUT − T, longer than a short-lived mapping lasts.
+        if (now < this.refreshAt) return now >= this.lastOut + this._(OP_INTERVAL, now) ? KA_KEEPALIVE : KA_NONE;
+        this.state = ST_WAIT_ANSWER;
+        this.deadline = this.probeStart + KEEPALIVE_TIMEOUT + this.rtt + GRACE;
+        return KA_KEEPALIVE;
+      }
+      if (s !== ST_IDLE) {
+        // ST_WAIT_PEER or ST_WAIT_ANSWER.
+        if (now < this.deadline) return KA_NONE;
+        // No answer by the deadline — in ST_WAIT_PEER not even the peer's passive keepalive, due
+        // KEEPALIVE_TIMEOUT after our request: the mapping did not last the idle time expected.
+        const idle = this.deadline - GRACE - this.lastAny;
+        this.failed++;
+        this.streak++;
+        this.state = ST_IDLE;
+        if (this.learning && !this.suspect && idle > this.lo) {
+          // Learning: the NAT dropped the mapping within `idle`. Re-open it; a second failure in a
+          // row may mean the path or the peer broke instead, so that one also handshakes.
+          if (idle < this.hi) this.hi = idle;
+          this._(OP_SETTLE, now);
+          return this.streak > 1 ? KA_HANDSHAKE : KA_REOPEN;
+        }
+        if (!this.suspect) {
+          // A proven idle time failed: the peer may have restarted or our endpoint there gone stale
+          // (handshake at once), or the NAT shortened its timeout (retest after the handshake).
+          this.suspect = true;
+          this.probeAt = now + REKEY_TIMEOUT;
+          return KA_HANDSHAKE;
+        }
+        // It failed again with a fresh session: the NAT now forgets sooner. Learn again from below.
+        this.suspect = false;
+        this.hi = idle > MIN_TARGET ? idle : MIN_TARGET;
+        this.lo = 0;
+        this.learning = true;
+        this.probeAt = now;
+        return KA_REOPEN;
+      }
+      if (now < this.probeAt) return now >= this.lastOut + this._(OP_INTERVAL, now) ? KA_KEEPALIVE : KA_NONE;
 
-  status(): AdaptiveStatus {
-    return {
-      interval: this.interval(),
-      provenIdle: this.lo,
-      failedIdle: this.hi,
-      estimate: this.estimate(),
-      learning: this.learning,
-      echo: this.echo,
-      probes: this.probes,
-      answered: this.answered,
-      failed: this.failed,
-    };
+      // Start a probe of idle time t.
+      let t: number;
+      if (this.suspect || !this.learning) t = this.lo;
+      else if (this.lo === 0) t = this.hi === Infinity ? this.start : Math.min(this.start, this.hi * 0.5);
+      else if (this.hi === Infinity) t = this.lo * 2;
+      else t = Math.sqrt(this.lo * this.hi);
+      const c = this.echo ? this.max : KEEPALIVE_TIMEOUT - GRACE - this.rtt;
+      if (t > c) t = c;
+      else if (t < MIN_TARGET) t = MIN_TARGET;
+      // A reply before the peer's passive keepalive cancels it (the peer sent something), so only
+      // longer idle times need to wait for that keepalive and start the silence there.
+      const longEcho = this.echo && t > KEEPALIVE_TIMEOUT - SHORT_ECHO_MARGIN - this.rtt;
+      const delay = longEcho ? KEEPALIVE_TIMEOUT + this.rtt + t : t;
+      const span = (this.echo ? delay : KEEPALIVE_TIMEOUT) + this.rtt + GRACE;
+      // The probe needs one session from start to answer, without a rekey in the middle (ours at
+      // REKEY_AFTER_TIME on a send, the peer's limit at REJECT_AFTER_TIME for the reply).
+      if (!(sessionAge + KEEPALIVE_TIMEOUT + this.rtt + GRACE < REKEY_AFTER_TIME &&
+          sessionAge + span < REJECT_AFTER_TIME - REKEY_TIMEOUT)) {
+        this.probeAt = now + REKEY_TIMEOUT;
+        return KA_REKEY;
+      }
+      this.probeStart = now;
+      this.probes++;
+      if (this.learning) this.runProbes++;
+      if (!this.echo) {
+        this.state = ST_WAIT_REFRESH;
+        this.refreshAt = now + KEEPALIVE_TIMEOUT + this.rtt - t;
+        return KA_PROBE;
+      }
+      this.nonce = (this.nonce + 1) & 0x7fffffff;
+      this.requestDelay = Math.round(delay);
+      if (longEcho) {
+        this.state = ST_WAIT_PEER;
+        this.deadline = now + KEEPALIVE_TIMEOUT + this.rtt + GRACE;
+      } else {
+        this.state = ST_WAIT_ANSWER;
+        this.deadline = now + delay + this.rtt + GRACE;
+      }
+      return KA_ECHO;
+    }
+
+    /** Every authenticated message we send. */
+    onSend(now: number): void {
+      if (!this.ownSend && this.state !== ST_IDLE) this._(OP_ABORT, now);
+      this.lastOut = now;
+      this.lastAny = now;
+    }
+
+    /**
+     * Every authenticated message received. Also `onEchoReply(now, nonce)`: an echo reply with
+     * `nonce` (one that is not our probe's is handled like any other message).
+     */
+    onReceive(now: number, nonce?: number): number {
+      const s = this.state;
+      let act = KA_NONE;
+      if (s !== ST_IDLE && (nonce === this.nonce || (s === ST_WAIT_ANSWER && !this.echo))) {
+        // The probe's answer.
+        const idle = now - this.lastAny;
+        this.answered++;
+        this.state = ST_IDLE;
+        this.streak = 0;
+        this.suspect = false;
+        if (idle > this.lo) this.lo = idle;
+        // A proven idle beyond a failed one means that failure was a lost packet, not the NAT.
+        if (this.lo >= this.hi) this.hi = Infinity;
+        this._(OP_SETTLE, now);
+        // Answer at once: the peer sent data and expects traffic back within KEEPALIVE_TIMEOUT.
+        act = KA_KEEPALIVE;
+      } else if (s === ST_WAIT_REFRESH) {
+        // The peer sent something, which cancels the passive keepalive we were waiting for.
+        this._(OP_ABORT, now);
+      } else if (s !== ST_IDLE) {
+        // ST_WAIT_PEER or ST_WAIT_ANSWER: its passive keepalive (or other traffic): answer so the
+        // silence under test starts now whether or not this NAT refreshes on inbound packets.
+        this.state = ST_WAIT_ANSWER;
+        this.deadline = this.probeStart + this.requestDelay + this.rtt + GRACE;
+        act = KA_KEEPALIVE;
+      }
+      this.lastAny = now;
+      return act;
+    }
+
+    /** A handshake completed: a probe deferred for a fresh session may start. */
+    onHandshake(now: number, rtt: number): void {
+      if (rtt >= 0 && rtt < 10000) this.rtt = rtt;
+      if (this.state === ST_IDLE && (this.learning || this.suspect) && this.probeAt > now) this.probeAt = now;
+    }
+
+    status(): AdaptiveStatus {
+      return {
+        interval: this._(OP_INTERVAL, 0),
+        provenIdle: this.lo,
+        failedIdle: this.hi,
+        estimate: this.lo === 0 ? 0 : this.hi === Infinity ? this.lo : Math.sqrt(this.lo * this.hi),
+        learning: this.learning,
+        echo: this.echo,
+        probes: this.probes,
+        answered: this.answered,
+        failed: this.failed,
+      };
+    }
   }
+  // One function for both: a function costs more RAM on Espruino than a second property name.
+  K.prototype.onEchoReply = K.prototype.onReceive;
+  return K;
 }
+
+/** An adaptive keepalive (the instance type of the class `adaptiveKeepalive()` returns). */
+export type AdaptiveKeepalive = InstanceType<ReturnType<typeof adaptiveKeepalive>>;
+
+/** The adaptive keepalive class; bundles that never use it drop it (and the factory). */
+export const AdaptiveKeepalive = /* @__PURE__ */ adaptiveKeepalive();

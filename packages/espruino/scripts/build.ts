@@ -20,7 +20,7 @@
  *                                        (dist/wgjs-D-bench.js)
  * Prints each file's size raw and gzipped.
  */
-import { existsSync, mkdirSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -74,26 +74,6 @@ export interface BuildOptions {
 /** Dialects of the drivers in src/modem (the flasher's list). */
 export const DIALECTS = ['simcom', 'sim7000', 'sim7600', 'quectel', 'espat'];
 
-/** packages/core/src/crypto: modules with a device variant in its `device/` folder. */
-const CRYPTO_DIR = path.join(REPO_ROOT, 'packages/core/src/crypto');
-
-/**
- * Swaps in the core's device variants: an import of `crypto/<name>.js` from inside crypto/ takes
- * `crypto/device/<name>.ts` when that exists — the ChaCha20-Poly1305 tuned for the interpreter, and
- * the small loop fallback for X25519 on firmware without E.convolve instead of ~5 KB of unrolled
- * JS (packages/core/test/crypto-device-variant.test.ts runs the vectors on them).
- */
-const deviceVariants: esbuild.Plugin = {
-  name: 'wgjs-device-variants',
-  setup(build) {
-    build.onResolve({ filter: /^\.\/[\w-]+\.js$/ }, (args) => {
-      if (path.dirname(args.importer) !== CRYPTO_DIR) return undefined;
-      const dev = path.join(CRYPTO_DIR, 'device', path.basename(args.path, '.js') + '.ts');
-      return existsSync(dev) ? { path: dev } : undefined;
-    });
-  },
-};
-
 /**
  * Builds the device bundle. Throws with a file:line report if esbuild fails or the output holds
  * anything Espruino cannot run. Writes atomically (temp file + rename), so concurrent builds (tests)
@@ -114,7 +94,6 @@ export async function buildDevice(opts: BuildOptions = {}): Promise<DeviceBuild>
     // and the test hook when they are off.
     define: { WGJS_DIALECT: JSON.stringify(dialect), WGJS_BENCH: String(bench), WGJS_CORE: String(core) },
     metafile: true,
-    plugins: [deviceVariants, ...(base.plugins ?? [])],
   });
   let result = await build({});
   let mangled: string[] = [];

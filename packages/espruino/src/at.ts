@@ -69,11 +69,24 @@ export interface AtCmdOptions {
  */
 export type AtCallback = (err: string | null, lines: string[]) => void;
 
-/** Engine events: 'reset' (boot line seen), 'down'/'up' (network lines), 'lost' (payload timed out). */
-export type AtEventCallback = (type: string, line: string) => void;
+/**
+ * Engine events: 'reset' (boot line seen), 'down'/'up' (network lines), 'lost' (payload timed
+ * out); and the tags given to `urc` and `raw` instead of handler functions (see there), with
+ * `buf`/`len` for a `raw` payload.
+ */
+export type AtEventCallback = (type: string, line: string, buf?: Uint8Array, len?: number) => void;
 
 /** Kinds of watched lines, see `AtEngine.watch`. */
 export type AtWatch = 'boot' | 'down' | 'up' | 'err';
+
+/** A URC handler: a function, or a one-character tag emitted as an event (see `AtEngine.urc`). */
+export type AtUrc = ((line: string) => void) | string;
+
+/** Payload length of a `raw` header: a function, or the index of a comma-separated field (see `AtEngine.raw`). */
+export type AtRawLen = ((header: string) => number) | number;
+
+/** Payload handler of `raw`: a function, or a tag string emitted as an event (see `AtEngine.raw`). */
+export type AtRawGot = ((buf: Uint8Array, len: number, header: string) => void) | string;
 
 interface Cmd {
   t: string;
@@ -81,96 +94,79 @@ interface Cmd {
   cb: AtCallback;
   /** Attempts made so far, minus one. */
   n: number;
-  /** Data written after the prompt in this attempt. */
-  p: boolean;
+  /** 1 once the data was written after the prompt in this attempt. */
+  p: number;
   l: string[];
 }
 
 /** Espruino's `E` (absent under Node): E.toUint8Array copies a binary string natively, ~45x faster than a loop. */
 declare const E: { toUint8Array(s: string): Uint8Array } | undefined;
 
-const NO_OPTS: AtCmdOptions = {};
-const MAX_LINE = 512;
-
-function starts(s: string, p: string): boolean {
-  return s.substr(0, p.length) === p;
-}
-
-/** Index of the first entry of `list` that `line` starts with, or -1. */
-function matchAny(list: string[], line: string): number {
-  for (let i = 0; i < list.length; i++) if (starts(line, list[i]!)) return i;
-  return -1;
-}
-
-/** The AT engine. Create one per UART; drivers and applications share it. */
+/**
+ * The AT engine. Create one per UART; drivers and applications share it.
+ *
+ * RAM on Espruino (every function object, parameter and field is a variable there): one private
+ * dispatcher `k` instead of a method per step, no module-level helpers, options kept only when
+ * given, flags in one number, and the handler tables flattened into two arrays. Drivers register
+ * tags instead of closures: their URCs and payloads arrive through their one event listener.
+ */
 export class AtEngine {
   declare private s: AtSerial;
-  declare private tm: AtTimers;
-  declare private to: number;
-  declare private rd: number;
-  declare private rto: number;
-  declare private qmax: number;
+  // Options, present only when given (an absent field costs no RAM on Espruino).
+  declare private tm?: AtTimers;
+  declare private to?: number;
+  declare private rd?: number;
+  declare private rto?: number;
+  declare private qm?: number;
   declare private q: Cmd[];
   declare private c: Cmd | null;
+  /** Command timer (timeout, retry pause, pause after a timeout), raw-payload timer; 0: none. */
   declare private ct: unknown;
-  declare private hold: boolean;
-  declare private dead: boolean;
+  declare private rtm: unknown;
+  /** Flags: 1 closed, 2 holding (pause after a timeout), 4 dropping the payload being read. */
+  declare private f: number;
   /** Partial line. */
   declare private ln: string;
-  // Binary payload in progress: bytes left, bytes stored, handler index, header, drop flag.
+  // Binary payload in progress: bytes left, bytes stored, index of its handler in `r`, header.
   declare private rl: number;
   declare private rn: number;
   declare private rh: number;
   declare private rhd: string;
-  declare private rdrop: boolean;
-  declare private rtm: unknown;
   declare private buf: Uint8Array;
-  // URC handlers, raw-payload handlers (prefix, terminator, length function, payload function).
-  declare private up: string[];
-  declare private uf: ((line: string) => void)[];
-  declare private rp: string[];
-  declare private rt: string[];
-  declare private rf: ((header: string) => number)[];
-  declare private rg: ((buf: Uint8Array, len: number, header: string) => void)[];
-  // Watched line prefixes and their kinds, one char each: b(oot) d(own) u(p) e(rror).
-  declare private wp: string[];
-  declare private wk: string;
+  /**
+   * Watches and URC handlers in registration order: a watch or a tagged URC is one string, its
+   * kind (char code 0 boot, 1 down, 2 up, 3 err) or tag, then the prefix; a URC function is [prefix, fn].
+   */
+  declare private u: (string | [string, (line: string) => void])[];
+  /** Raw-payload handlers, quadruples: prefix, terminator, length, payload handler. */
+  declare private r: (string | AtRawLen | AtRawGot)[];
   declare private ev: AtEventCallback[];
 
   /** Attaches to `serial` (takes over its 'data' events). */
   constructor(serial: AtSerial, opts?: AtOptions) {
     const o = opts || {};
     this.s = serial;
-    // The global functions themselves, not wrappers: they ignore `this`, and closures cost RAM.
-    this.tm = o.timers || { setTimeout: setTimeout as AtTimers['setTimeout'], clearTimeout: clearTimeout as AtTimers['clearTimeout'] };
-    this.to = o.timeout || 2000;
-    this.rd = o.retryDelay === undefined ? 100 : o.retryDelay;
-    this.rto = o.rawTimeout || 3000;
-    this.qmax = o.queueMax || 8;
+    if (o.timers) this.tm = o.timers;
+    if (o.timeout) this.to = o.timeout;
+    if (o.retryDelay !== undefined) this.rd = o.retryDelay;
+    if (o.rawTimeout) this.rto = o.rawTimeout;
+    if (o.queueMax) this.qm = o.queueMax;
     this.buf = new Uint8Array(o.bufSize || 1500);
     this.q = [];
     this.c = null;
-    this.ct = null;
-    this.rtm = null;
-    this.hold = false;
-    this.dead = false;
+    this.ct = 0;
+    this.rtm = 0;
+    this.f = 0;
     this.ln = '';
     this.rl = 0;
     this.rn = 0;
     this.rh = 0;
     this.rhd = '';
-    this.rdrop = false;
-    this.up = [];
-    this.uf = [];
-    this.rp = [];
-    this.rt = [];
-    this.rf = [];
-    this.rg = [];
-    this.wp = [];
-    this.wk = '';
+    this.u = [];
+    this.r = [];
     this.ev = [];
-    const self = this;
-    serial.on('data', function (d: string): void { self.feed(d); });
+    // A bound method, not a closure: a closure would keep this constructor's scope alive.
+    serial.on('data', this.feed.bind(this));
   }
 
   /**
@@ -178,19 +174,22 @@ export class AtEngine {
    * (and returns false) when the queue is full.
    */
   cmd(text: string, opts: AtCmdOptions | null, cb: AtCallback): boolean {
-    if (this.dead || this.q.length + (this.c ? 1 : 0) >= this.qmax) {
-      cb(this.dead ? 'closed' : 'busy', []);
+    if (this.f & 1 || this.q.length + (this.c ? 1 : 0) >= (this.qm || 8)) {
+      cb(this.f & 1 ? 'closed' : 'busy', []);
       return false;
     }
-    this.q.push({ t: text, o: opts || NO_OPTS, cb: cb, n: 0, p: false, l: [] });
-    this.next();
+    this.q.push({ t: text, o: opts || {}, cb: cb, n: 0, p: 0, l: [] });
+    this.k(0, null);
     return true;
   }
 
-  /** Calls `fn(line)` for every unsolicited line starting with `prefix`. */
-  urc(prefix: string, fn: (line: string) => void): void {
-    this.up.push(prefix);
-    this.uf.push(fn);
+  /**
+   * Calls `fn(line)` for every unsolicited line starting with `prefix`. `fn` may instead be a
+   * one-character tag (a letter): the line is then emitted as an event of that type (a driver's
+   * one event listener takes all its URCs that way, with no function object per URC).
+   */
+  urc(prefix: string, fn: AtUrc): void {
+    this.u.push(typeof fn === 'string' ? fn + prefix : [prefix, fn]);
   }
 
   /**
@@ -201,17 +200,15 @@ export class AtEngine {
    * read raw, whatever they contain, and handed to `got(buf, len, header)` once all have arrived;
    * `buf` belongs to the engine and is valid only during the call. A payload that does not
    * complete within the raw timeout is dropped.
+   *
+   * Compact forms for drivers: `len` a number N — the length is the Nth comma-separated field
+   * after the prefix (not a header if that is not a number; a ':'/',' inside double quotes is not
+   * a terminator); `got` a tag string — events of that type are emitted, `(tag, rest)` once the
+   * header is complete and `(tag, rest, buf, len)` with the payload (not for a dropped one), where
+   * `rest` is the header's fields after the length field (with a function `len`: the header).
    */
-  raw(
-    prefix: string,
-    term: string,
-    len: (header: string) => number,
-    got: (buf: Uint8Array, len: number, header: string) => void,
-  ): void {
-    this.rp.push(prefix);
-    this.rt.push(term);
-    this.rf.push(len);
-    this.rg.push(got);
+  raw(prefix: string, term: string, len: AtRawLen, got: AtRawGot): void {
+    this.r.push(prefix, term, len, got);
   }
 
   /**
@@ -220,8 +217,7 @@ export class AtEngine {
    * that name), 'err' (an extra error final result, e.g. ESP-AT's `busy p...`).
    */
   watch(kind: AtWatch, prefix: string): void {
-    this.wp.push(prefix);
-    this.wk += kind.charAt(0);
+    this.u.push(String.fromCharCode(kind === 'boot' ? 0 : kind === 'down' ? 1 : kind === 'up' ? 2 : 3) + prefix);
   }
 
   /** Adds an event listener (see AtEventCallback). */
@@ -236,24 +232,26 @@ export class AtEngine {
 
   /** Fails the command in flight and every queued one with `err`. */
   flush(err: string): void {
-    const c = this.c;
     const q = this.q;
     this.q = [];
-    if (c) this.done(err, true);
+    if (this.c) this.k(4, err);
     for (let i = 0; i < q.length; i++) q[i]!.cb(err, q[i]!.l);
   }
 
   /** Stops the engine: pending commands fail with 'closed'; later input is ignored. */
   close(): void {
-    this.dead = true;
+    this.f |= 1;
     this.flush('closed');
-    this.rawEnd();
+    const tm = this.tm;
+    if (this.rtm) tm ? tm.clearTimeout(this.rtm) : clearTimeout(this.rtm as ReturnType<typeof setTimeout>);
+    this.rtm = 0;
+    this.rl = 0;
     this.ln = '';
   }
 
   /** Feeds received data (called from the serial 'data' event; public for tests and bridges). */
   feed(s: string): void {
-    if (this.dead) return;
+    if (this.f & 1) return;
     const n = s.length;
     let i = 0;
     while (i < n) {
@@ -262,7 +260,7 @@ export class AtEngine {
         let k = n - i;
         if (k > this.rl) k = this.rl;
         const end = i + k;
-        if (!this.rdrop) {
+        if (!(this.f & 4)) {
           const b = this.buf;
           if (typeof E !== 'undefined') b.set(E.toUint8Array(s.substring(i, end)), this.rn);
           else for (let j = i, p = this.rn; j < end; j++) b[p++] = s.charCodeAt(j);
@@ -271,8 +269,14 @@ export class AtEngine {
         this.rl -= k;
         i = end;
         if (this.rl === 0) {
-          this.rawEnd();
-          if (!this.rdrop) this.rg[this.rh]!(this.buf, this.rn, this.rhd);
+          const tm = this.tm;
+          if (this.rtm) tm ? tm.clearTimeout(this.rtm) : clearTimeout(this.rtm as ReturnType<typeof setTimeout>);
+          this.rtm = 0;
+          if (!(this.f & 4)) {
+            const g = this.r[this.rh + 3] as AtRawGot;
+            if (typeof g === 'string') for (let e = 0; e < this.ev.length; e++) this.ev[e]!(g, this.rhd, this.buf, this.rn);
+            else g(this.buf, this.rn, this.rhd);
+          }
         }
         continue;
       }
@@ -284,193 +288,209 @@ export class AtEngine {
         continue;
       }
       const line = old + s.substring(i, j < 0 ? n : j);
-      const k = this.rawHead(line, old.length, j >= 0);
-      if (k >= 0) {
-        // Payload starts at index k of `line`, i.e. at i + k - old.length of the chunk.
+      // A binary-payload header? (Only the first handler whose prefix matches is asked.)
+      let at = -1;
+      const r = this.r;
+      for (let h = 0; h < r.length; h += 4) {
+        const p = r[h] as string;
+        if (line.substr(0, p.length) !== p) continue;
+        const t = r[h + 1] as string;
+        const f = r[h + 2] as AtRawLen;
+        let hd = line;
+        let m = -1;
+        let x = -1;
+        let fs: string[] | null = null;
+        if (t === '\n') {
+          if (j >= 0) {
+            while (hd.charAt(hd.length - 1) === '\r') hd = hd.substring(0, hd.length - 1);
+            if (typeof f === 'number') {
+              fs = hd.substring(p.length).split(',');
+              m = parseInt(fs[f]!, 10);
+            } else m = f(hd);
+            x = line.length;
+          }
+        } else {
+          // Terminators before the old part's end were examined when they arrived, and inside the prefix they are not terminators.
+          x = line.indexOf(t, old.length > p.length ? old.length : p.length);
+          while (x >= 0) {
+            hd = line.substring(0, x);
+            if (typeof f !== 'number') m = f(hd);
+            else if (hd.split('"').length & 1) {
+              // An even number of quotes: the terminator is not inside a quoted field (an IPv6 address has ':').
+              fs = hd.substring(p.length).split(',');
+              m = parseInt(fs[f]!, 10);
+            }
+            if (m >= 0) break;
+            x = line.indexOf(t, x + 1);
+          }
+        }
+        if (m >= 0) {
+          // Payload starts at index x + 1 of `line`, i.e. at i + x + 1 - old.length of the chunk.
+          at = x + 1;
+          const g = r[h + 3] as AtRawGot;
+          this.rh = h;
+          if (fs) fs.splice(0, (f as number) + 1);
+          this.rhd = fs ? fs.join(',') : hd;
+          this.rn = 0;
+          this.f = m > this.buf.length ? this.f | 4 : this.f & ~4;
+          if (typeof g === 'string') for (let e = 0; e < this.ev.length; e++) this.ev[e]!(g, this.rhd, undefined, m);
+          if (m === 0) {
+            if (typeof g === 'string') for (let e = 0; e < this.ev.length; e++) this.ev[e]!(g, this.rhd, this.buf, 0);
+            else g(this.buf, 0, this.rhd);
+          } else {
+            const self = this;
+            const tm = this.tm;
+            const fn = function (): void {
+              self.rtm = 0;
+              if (self.rl > 0) {
+                self.rl = 0;
+                self.ln = '';
+                for (let e = 0; e < self.ev.length; e++) self.ev[e]!('lost', self.rhd);
+              }
+            };
+            this.rl = m;
+            this.rtm = tm ? tm.setTimeout(fn, this.rto || 3000) : setTimeout(fn, this.rto || 3000);
+          }
+        }
+        break;
+      }
+      if (at >= 0) {
         this.ln = '';
-        i += k - old.length;
+        i += at - old.length;
         continue;
       }
       if (j < 0) {
         // Keep the partial line; garbage without a newline is not allowed to grow forever.
-        this.ln = line.length > MAX_LINE ? '' : line;
+        this.ln = line.length > 512 ? '' : line;
         break;
       }
       this.ln = '';
       i = j + 1;
-      this.onLine(line);
+      this.k(5, line);
     }
     const c = this.c;
     if (c && c.o.data != null && !c.p && this.ln.charAt(0) === '>') {
       this.ln = '';
-      c.p = true;
+      c.p = 1;
       this.s.write(c.o.data);
     }
   }
 
-  private emit(type: string, line: string): void {
-    for (let i = 0; i < this.ev.length; i++) this.ev[i]!(type, line);
-  }
-
   /**
-   * Starts the next queued command if none is in flight; with `again`, sends the one in flight
-   * once more (a retry).
+   * Everything else, one function object on Espruino instead of six. `op`:
+   * 0 start the next queued command if none is in flight; 1 send the one in flight again (a
+   * retry); 2 error result or timeout `s` of the one in flight: retry after a pause, or fail;
+   * 3 end the one in flight with `s` (null: success); 4 the same without starting the next one
+   * (flush); 5 a received line `s`.
    */
-  private next(again?: boolean): void {
+  private k(op: number, s: string | null): void {
     const self = this;
-    if (!again) {
-      if (this.c || this.hold || this.dead || !this.q.length) return;
-      this.c = this.q.shift()!;
-    }
-    const c = this.c!;
-    this.s.write(c.t + '\r');
-    this.ct = this.tm.setTimeout(function (): void {
-      self.ct = null;
-      if (self.c === c) self.fault(c, 'timeout');
-    }, c.o.timeout || this.to);
-  }
-
-  /** Error result or timeout of `c`: retry after a pause, or fail. */
-  private fault(c: Cmd, err: string): void {
-    if (c.n < (c.o.retries || 0)) {
-      const self = this;
-      c.n++;
-      c.p = false;
-      c.l = [];
-      if (this.ct !== null) this.tm.clearTimeout(this.ct);
-      this.ct = this.tm.setTimeout(function (): void {
-        self.ct = null;
-        if (self.c === c) self.next(true);
-      }, this.rd);
+    const tm = this.tm;
+    const rd = this.rd === undefined ? 100 : this.rd;
+    let c = this.c;
+    if (op === 5) {
+      const l = s!.trim();
+      if (!l) return;
+      if (c) {
+        const o = c.o;
+        if (l === c.t) return;
+        if (o.data != null && !c.p && l.charAt(0) === '>') {
+          c.p = 1;
+          this.s.write(o.data);
+          return;
+        }
+        if (o.fin ? l.substr(0, o.fin.length) === o.fin : l === 'OK') {
+          if (o.fin) c.l.push(l);
+          this.k(3, null);
+          return;
+        }
+      }
+      // The first watch and the first URC handler whose prefixes match.
+      const u = this.u;
+      let w = -1;
+      let h: AtUrc | null = null;
+      for (let i = 0; i < u.length; i++) {
+        const e = u[i]!;
+        const p = typeof e === 'string' ? e.substring(1) : e[0];
+        if (l.substr(0, p.length) !== p) continue;
+        if (typeof e !== 'string') {
+          if (h === null) h = e[1];
+        } else if (e.charCodeAt(0) < 4) {
+          if (w < 0) w = e.charCodeAt(0);
+        } else if (h === null) h = e.charAt(0);
+      }
+      if (c) {
+        const o = c.o;
+        if (
+          l === 'ERROR' || l.substr(0, 10) === '+CME ERROR' || l.substr(0, 10) === '+CMS ERROR' ||
+          (o.fail && l.substr(0, o.fail.length) === o.fail) || w === 3
+        ) {
+          this.k(2, l);
+          return;
+        }
+        if (o.resp && l.substr(0, o.resp.length) === o.resp) {
+          c.l.push(l);
+          return;
+        }
+      }
+      if (w === 0) {
+        this.flush('reset');
+        if (this.rtm) tm ? tm.clearTimeout(this.rtm) : clearTimeout(this.rtm as ReturnType<typeof setTimeout>);
+        this.rtm = 0;
+        this.rl = 0;
+      }
+      // Watched lines are unsolicited by definition: never part of a response.
+      if (w >= 0 && w < 3) for (let e = 0; e < this.ev.length; e++) this.ev[e]!(w === 0 ? 'reset' : w === 1 ? 'down' : 'up', l);
+      if (w === 0) return;
+      if (typeof h === 'string') for (let e = 0; e < this.ev.length; e++) this.ev[e]!(h, l);
+      else if (h) h(l);
+      else if (c && w < 0) c.l.push(l);
       return;
     }
-    this.done(err, false);
-  }
-
-  /**
-   * Ends the command in flight. After a timeout the next command waits `retryDelay` (stray late
-   * replies). The next command starts before the callback runs, so a callback that throws cannot
-   * stall the queue.
-   */
-  private done(err: string | null, quiet: boolean): void {
-    const c = this.c!;
-    if (this.ct !== null) this.tm.clearTimeout(this.ct);
-    this.ct = null;
-    this.c = null;
-    if (err === 'timeout' && this.rd > 0) {
-      const self = this;
-      this.hold = true;
-      this.tm.setTimeout(function (): void {
-        self.hold = false;
-        self.next();
-      }, this.rd);
-    }
-    if (!quiet) this.next();
-    c.cb(err, c.l);
-  }
-
-  private onLine(raw: string): void {
-    const l = raw.trim();
-    if (!l) return;
-    const c = this.c;
-    if (c) {
-      const o = c.o;
-      if (l === c.t) return;
-      if (o.data != null && !c.p && l.charAt(0) === '>') {
-        c.p = true;
-        this.s.write(o.data);
+    if (op >= 2) {
+      c = c!;
+      if (op === 2 && c.n < (c.o.retries || 0)) {
+        c.n++;
+        c.p = 0;
+        c.l = [];
+        if (this.ct) tm ? tm.clearTimeout(this.ct) : clearTimeout(this.ct as ReturnType<typeof setTimeout>);
+        const fn = function (): void {
+          self.ct = 0;
+          if (self.c === c) self.k(1, null);
+        };
+        this.ct = tm ? tm.setTimeout(fn, rd) : setTimeout(fn, rd);
         return;
       }
-      if (o.fin ? starts(l, o.fin) : l === 'OK') {
-        if (o.fin) c.l.push(l);
-        this.done(null, false);
-        return;
+      // The end of the command in flight. After a timeout the next command waits `retryDelay`
+      // (stray late replies). The next command starts before the callback runs, so a callback
+      // that throws cannot stall the queue.
+      if (this.ct) tm ? tm.clearTimeout(this.ct) : clearTimeout(this.ct as ReturnType<typeof setTimeout>);
+      this.ct = 0;
+      this.c = null;
+      if (s === 'timeout' && rd > 0) {
+        this.f |= 2;
+        const fn = function (): void {
+          self.f &= ~2;
+          self.k(0, null);
+        };
+        if (tm) tm.setTimeout(fn, rd);
+        else setTimeout(fn, rd);
       }
-    }
-    const wi = matchAny(this.wp, l);
-    const w = wi < 0 ? '' : this.wk.charAt(wi);
-    if (c) {
-      const o = c.o;
-      if (
-        l === 'ERROR' || starts(l, '+CME ERROR') || starts(l, '+CMS ERROR') ||
-        (o.fail && starts(l, o.fail)) || w === 'e'
-      ) {
-        this.fault(c, l);
-        return;
-      }
-      if (o.resp && starts(l, o.resp)) {
-        c.l.push(l);
-        return;
-      }
-    }
-    if (w === 'b') {
-      this.flush('reset');
-      this.rawEnd();
-      this.emit('reset', l);
+      if (op !== 4) this.k(0, null);
+      c.cb(s, c.l);
       return;
     }
-    // Watched lines are unsolicited by definition: never part of a response.
-    if (w === 'd') this.emit('down', l);
-    else if (w === 'u') this.emit('up', l);
-    const h = matchAny(this.up, l);
-    if (h >= 0) this.uf[h]!(l);
-    else if (c && !w) c.l.push(l);
-  }
-
-  /**
-   * Checks whether `line` is a complete binary-payload header; if so starts reading the payload
-   * and returns where it starts in `line`, else -1.
-   */
-  private rawHead(line: string, from: number, complete: boolean): number {
-    const self = this;
-    const h = matchAny(this.rp, line);
-    if (h < 0) return -1;
-    const t = this.rt[h]!;
-    const f = this.rf[h]!;
-    let n = -1;
-    let hd = line;
-    let at = -1;
-    if (t === '\n') {
-      if (!complete) return -1;
-      while (hd.charAt(hd.length - 1) === '\r') hd = hd.substring(0, hd.length - 1);
-      n = f(hd);
-      at = line.length + 1;
-    } else {
-      // Terminators before `from` were examined when they arrived, and inside the prefix they are not terminators.
-      const pl = this.rp[h]!.length;
-      let x = line.indexOf(t, from > pl ? from : pl);
-      while (x >= 0) {
-        hd = line.substring(0, x);
-        n = f(hd);
-        if (n >= 0) break;
-        x = line.indexOf(t, x + 1);
-      }
-      at = x + 1;
+    if (op === 0) {
+      if (c || this.f & 3 || !this.q.length) return;
+      c = this.c = this.q.shift()!;
     }
-    if (!(n >= 0)) return -1;
-    this.rh = h;
-    this.rhd = hd;
-    this.rn = 0;
-    this.rdrop = n > this.buf.length;
-    if (n === 0) {
-      this.rg[h]!(this.buf, 0, hd);
-      return at;
-    }
-    this.rl = n;
-    this.rtm = this.tm.setTimeout(function (): void {
-      self.rtm = null;
-      if (self.rl > 0) {
-        self.rl = 0;
-        self.ln = '';
-        self.emit('lost', self.rhd);
-      }
-    }, this.rto);
-    return at;
-  }
-
-  private rawEnd(): void {
-    if (this.rtm !== null) this.tm.clearTimeout(this.rtm);
-    this.rtm = null;
-    this.rl = 0;
+    const cc = c!;
+    this.s.write(cc.t + '\r');
+    const fn = function (): void {
+      self.ct = 0;
+      if (self.c === cc) self.k(2, 'timeout');
+    };
+    const ms = cc.o.timeout || this.to || 2000;
+    this.ct = tm ? tm.setTimeout(fn, ms) : setTimeout(fn, ms);
   }
 }

@@ -175,19 +175,12 @@ function atEscape(s: string): string {
 /**
  * The initiator's suite over a native module: what the module has runs natively (views of the
  * engine's buffers are made per call), the rest — and HChaCha20 for cookie replies — stays JS.
+ * The handshake's wrappers are created with the handshake's primitives, per handshake step.
  */
 export function nativeSuite(m: NativeCrypto, js: Suite): Suite {
-  const nonce = new Uint8Array(12);
-  const nine = new Uint8Array(32);
-  nine[0] = 9;
-  const s: Suite = jsSuite();
-  s.hchacha = js.hchacha;
-  if (m.x25519) {
-    s.x25519 = function (out, scalar, point) {
-      return (m.x25519 as NonNullable<NativeCrypto['x25519']>)(out, scalar, point || nine);
-    };
-  } else s.x25519 = js.x25519;
+  const s: Suite = { aead: js.aead, handshake: js.handshake };
   if (m.seal && m.open) {
+    const nonce = new Uint8Array(12);
     s.aead = function (key, lo, hi, ad, adLen, buf, off, len, open) {
       for (let i = 0; i < 4; i++) {
         nonce[4 + i] = (lo >>> (8 * i)) & 255;
@@ -200,39 +193,50 @@ export function nativeSuite(m: NativeCrypto, js: Suite): Suite {
       (m.seal as NonNullable<NativeCrypto['seal']>)(key, nonce, a, d, t);
       return true;
     };
-  } else s.aead = js.aead;
-  if (m.blake2sInit && m.blake2sUpdate && m.blake2sFinal) {
-    s.hashInit = function (outLen, key, keyLen) {
-      (m.blake2sInit as NonNullable<NativeCrypto['blake2sInit']>)(outLen, key && keyLen > 0 ? key.subarray(0, keyLen) : undefined);
+  }
+  const blake = m.blake2sInit && m.blake2sUpdate && m.blake2sFinal;
+  if (m.x25519 || blake) {
+    s.handshake = function () {
+      const h = js.handshake();
+      if (m.x25519) {
+        const nine = new Uint8Array(32);
+        nine[0] = 9;
+        h.x25519 = function (out, scalar, point) {
+          return (m.x25519 as NonNullable<NativeCrypto['x25519']>)(out, scalar, point || nine);
+        };
+      }
+      if (blake) {
+        h.hashInit = function (outLen, key, keyLen) {
+          (m.blake2sInit as NonNullable<NativeCrypto['blake2sInit']>)(outLen, key && keyLen > 0 ? key.subarray(0, keyLen) : undefined);
+        };
+        h.hashUpdate = function (buf, off, len) {
+          (m.blake2sUpdate as NonNullable<NativeCrypto['blake2sUpdate']>)(buf.subarray(off, off + len));
+        };
+        h.hashFinal = function (out, off) {
+          (m.blake2sFinal as NonNullable<NativeCrypto['blake2sFinal']>)(out.subarray(off));
+        };
+      }
+      return h;
     };
-    s.hashUpdate = function (buf, off, len) {
-      (m.blake2sUpdate as NonNullable<NativeCrypto['blake2sUpdate']>)(buf.subarray(off, off + len));
-    };
-    s.hashFinal = function (out, off) {
-      (m.blake2sFinal as NonNullable<NativeCrypto['blake2sFinal']>)(out.subarray(off));
-    };
-  } else {
-    s.hashInit = js.hashInit;
-    s.hashUpdate = js.hashUpdate;
-    s.hashFinal = js.hashFinal;
   }
   return s;
 }
 
-/** The firmware's `wgcrypto` module, or null (also when forced off with crypto: 'portable'). */
-function nativeModule(which: string | undefined): NativeCrypto | null {
-  if (which === 'portable') return null;
-  try {
-    return G.require('wgcrypto') as NativeCrypto;
-  } catch (e) {
-    return null;
+/**
+ * The crypto: the firmware's `wgcrypto` module where it has the primitives (unless forced off with
+ * crypto: 'portable'), else the JS suite. Returns the suite and the module (or null).
+ */
+function makeSuite(which: string | undefined): { s: Suite; m: NativeCrypto | null } {
+  let m: NativeCrypto | null = null;
+  if (which !== 'portable') {
+    try {
+      m = G.require('wgcrypto') as NativeCrypto;
+    } catch (e) {
+      m = null;
+    }
   }
-}
-
-/** The suite: the native module's primitives where it has them, else the JS ones. */
-function makeSuite(m: NativeCrypto | null): Suite {
   const js = jsSuite();
-  return m ? nativeSuite(m, js) : js;
+  return { s: m ? nativeSuite(m, js) : js, m: m };
 }
 
 /** The `wgjs` global's API (an interface, so the build keeps these names). */
@@ -340,6 +344,7 @@ class Device implements WgjsApi {
   declare openFails: number;
   declare errs: number;
   declare dnsCb: ((ip: string | null) => void) | null;
+  declare dnsUrc: boolean;
   /** Counters: initiations, handshakes, UDP in/out, pings answered, send errors, too-slow events. */
   declare nInit: number;
   declare nHs: number;
@@ -392,21 +397,23 @@ class Device implements WgjsApi {
     const st = G.require('Storage').read(CFG_TS);
     const saved = typeof st === 'string' ? fromHex(st) : null;
     if (saved && saved.length === 12) this.taiR.set(saved);
-    const nat = nativeModule(cfg.crypto);
+    const cr = makeSuite(cfg.crypto);
+    const nat = cr.m;
     this.hw = nat && nat.random ? (nat.random as (o: Uint8Array) => void).bind(nat) : null;
     this.weak = !this.hw && (typeof E === 'undefined' || typeof E.hwRand !== 'function');
     this.pool = new Uint8Array(32);
     this.t = new Uint8Array(32);
     this.raw = new Uint8Array(64);
-    this.c = makeSuite(nat);
+    this.c = cr.s;
     this.cname = nat ? 'native' : 'portable';
     // pool = H_key(raw || reservation): keyed with the private key, salted with this boot's reservation.
     this.rand(this.raw, 0, 0);
     const c = this.c;
-    c.hashInit(32, key, 32);
-    c.hashUpdate(this.raw, 0, 64);
-    c.hashUpdate(this.taiR, 0, 12);
-    c.hashFinal(this.pool, 0);
+    const h = c.handshake();
+    h.hashInit(32, key, 32);
+    h.hashUpdate(this.raw, 0, 64);
+    h.hashUpdate(this.taiR, 0, 12);
+    h.hashFinal(this.pool, 0);
     const mtu = cfg.mtu || 576;
     const psk = cfg.peer.presharedKey ? fromBase64(cfg.peer.presharedKey) : null;
     if (psk && psk.length !== 32) throw new Error('wgjs.cfg: bad peer.presharedKey');
@@ -457,6 +464,7 @@ class Device implements WgjsApi {
     this.openFails = 0;
     this.errs = 0;
     this.dnsCb = null;
+    this.dnsUrc = false;
     this.nInit = 0;
     this.nHs = 0;
     this.nUdpIn = 0;
@@ -468,7 +476,45 @@ class Device implements WgjsApi {
     this.rspMs = 0;
     this.mstate = 'off';
     this.m = cfg.modem;
-    this.startModem(mtu);
+    // The modem.
+    const m = this.m;
+    const serial = G[m.serial];
+    if (!serial) throw new Error('wgjs.cfg: no serial port ' + m.serial);
+    // Power key and reset idle high (README "Profile files"); on the Espruino WiFi this enables the ESP8266.
+    if (m.pwrkey !== undefined) digitalWrite(m.pwrkey, 1);
+    if (m.reset !== undefined) digitalWrite(m.reset, 1);
+    const so: Record<string, unknown> = {};
+    if (m.tx !== undefined) so.tx = m.tx;
+    if (m.rx !== undefined) so.rx = m.rx;
+    if (m.path !== undefined) so.path = m.path;
+    serial.setup(m.baud || 115200, so);
+    this.serial = serial;
+    // The receive buffer is the engine's: the largest transport datagram for our MTU.
+    const at = new AtEngine(serial, { bufSize: mtu + 32 });
+    this.at = at;
+    const host = ip4(this.epHost) ? this.epHost : '';
+    const o = { apn: m.apn, host: host, port: host ? this.epPort : 0, lport: m.lport };
+    // The driver of the dialect; in a single-dialect build the others are dead code, left out.
+    const d = m.dialect;
+    let modem: ModemUdp | null = null;
+    if ((WGJS_DIALECT === '' || WGJS_DIALECT === 'simcom') && d === 'simcom') modem = new SimcomUdp(at, o);
+    if ((WGJS_DIALECT === '' || WGJS_DIALECT === 'sim7000') && d === 'sim7000') modem = new Sim7000Udp(at, o);
+    if ((WGJS_DIALECT === '' || WGJS_DIALECT === 'sim7600') && d === 'sim7600') modem = new Sim7600Udp(at, o);
+    if ((WGJS_DIALECT === '' || WGJS_DIALECT === 'quectel') && d === 'quectel') modem = new QuectelUdp(at, o);
+    if ((WGJS_DIALECT === '' || WGJS_DIALECT === 'espat') && d === 'espat') modem = new EspAtUdp(at, o);
+    if (!modem) throw new Error('modem dialect ' + d + ' not in this build');
+    this.modem = modem;
+    // Bound methods, not closures: a closure would keep this function's locals alive.
+    this.sendCb = this.txDone.bind(this);
+    modem.onReceive(this.datagram.bind(this));
+    modem.onEvent(this.modemEvent.bind(this));
+    this.open();
+  }
+
+
+  /** A datagram left the modem, or could not (counted). */
+  txDone(err: string | null): void {
+    if (err) this.nTxErr++;
   }
 
   /** Monotonic milliseconds from getTime() (which setTime() can move): steps back or huge jumps count as 0. */
@@ -491,7 +537,6 @@ class Device implements WgjsApi {
    */
   rand(buf: Uint8Array, off: number, len: number): void {
     const r = this.raw;
-    const h = this.c;
     const t = this.t;
     const n = len > 0 && len <= 8 ? len : 64;
     for (let done = 0; done < len || done === 0; done += 32) {
@@ -507,6 +552,8 @@ class Device implements WgjsApi {
         return;
       }
       // t = H_pool(raw); output = H_t(0); pool = H_t(1): an output never reveals the next pool.
+      // Keys are drawn during handshake steps: use that step's hash (else make one).
+      const h = this.engine && this.engine.h ? this.engine.h : this.c.handshake();
       h.hashInit(32, this.pool, 32);
       h.hashUpdate(r, 0, 64);
       h.hashFinal(t, 0);
@@ -556,49 +603,6 @@ class Device implements WgjsApi {
 
   // ---------------------------------------------------------------- modem
 
-  startModem(mtu: number): void {
-    const self = this;
-    const m = this.m;
-    const serial = G[m.serial];
-    if (!serial) throw new Error('wgjs.cfg: no serial port ' + m.serial);
-    // Power key and reset idle high (README "Profile files"); on the Espruino WiFi this enables the ESP8266.
-    if (m.pwrkey !== undefined) digitalWrite(m.pwrkey, 1);
-    if (m.reset !== undefined) digitalWrite(m.reset, 1);
-    const so: Record<string, unknown> = {};
-    if (m.tx !== undefined) so.tx = m.tx;
-    if (m.rx !== undefined) so.rx = m.rx;
-    if (m.path !== undefined) so.path = m.path;
-    serial.setup(m.baud || 115200, so);
-    this.serial = serial;
-    // The receive buffer is the engine's: the largest transport datagram for our MTU.
-    const at = new AtEngine(serial, { bufSize: mtu + 32 });
-    this.at = at;
-    const host = ip4(this.epHost) ? this.epHost : '';
-    const o = { apn: m.apn, host: host, port: host ? this.epPort : 0, lport: m.lport };
-    // The driver of the dialect; in a single-dialect build the others are dead code, left out.
-    const d = m.dialect;
-    let modem: ModemUdp | null = null;
-    if ((WGJS_DIALECT === '' || WGJS_DIALECT === 'simcom') && d === 'simcom') modem = new SimcomUdp(at, o);
-    if ((WGJS_DIALECT === '' || WGJS_DIALECT === 'sim7000') && d === 'sim7000') modem = new Sim7000Udp(at, o);
-    if ((WGJS_DIALECT === '' || WGJS_DIALECT === 'sim7600') && d === 'sim7600') modem = new Sim7600Udp(at, o);
-    if ((WGJS_DIALECT === '' || WGJS_DIALECT === 'quectel') && d === 'quectel') modem = new QuectelUdp(at, o);
-    if ((WGJS_DIALECT === '' || WGJS_DIALECT === 'espat') && d === 'espat') modem = new EspAtUdp(at, o);
-    if (!modem) throw new Error('modem dialect ' + d + ' not in this build');
-    this.modem = modem;
-    if (d !== 'espat') {
-      at.urc(d === 'quectel' ? '+QIURC: "dnsgip"' : '+CDNSGIP:', function (line: string): void {
-        const q = line.split('"');
-        const ip = q.length > 3 ? q[q.length - 2]! : '';
-        if (self.dnsCb && ip4(ip)) self.dnsCb(ip);
-      });
-    }
-    // This scope stays alive anyway (the closures above): one more closure costs no more than a bound method.
-    this.sendCb = function (err: string | null): void { if (err) self.nTxErr++; };
-    modem.onReceive(this.datagram.bind(this));
-    modem.onEvent(this.modemEvent.bind(this));
-    this.open();
-  }
-
   open(): void {
     const self = this;
     const m = this.m;
@@ -608,7 +612,8 @@ class Device implements WgjsApi {
       self.mstate = 'off';
       const n = ++self.openFails;
       self.emit({ event: 'error', message: 'modem open: ' + err });
-      if (err === 'nowifi' && m.ssid) {
+      // (ESP-AT only: in the other per-board builds this is dead code, left out with atEscape.)
+      if ((WGJS_DIALECT === '' || WGJS_DIALECT === 'espat') && err === 'nowifi' && m.ssid) {
         self.at.cmd('AT+CWMODE=1', null, function (): void {
           self.at.cmd('AT+CWJAP="' + atEscape(m.ssid as string) + '","' + atEscape(m.wifiPassword || '') + '"', { timeout: 20000 }, function (): void {
             self.later(self.open, 1000);
@@ -697,6 +702,15 @@ class Device implements WgjsApi {
       });
       return;
     }
+    if (!this.dnsUrc) {
+      // The modem's answer comes as an unsolicited line; registered once, on the first lookup.
+      this.dnsUrc = true;
+      this.at.urc(d === 'quectel' ? '+QIURC: "dnsgip"' : '+CDNSGIP:', function (line: string): void {
+        const q = line.split('"');
+        const ip = q.length > 3 ? q[q.length - 2]! : '';
+        if (self.dnsCb && ip4(ip)) self.dnsCb(ip);
+      });
+    }
     this.dnsCb = fin;
     // SIM7080 family: AT+CDNSGIP=<name>,<retries>,<timeout>; SIM7000/SIM7600: AT+CDNSGIP=<name>.
     const cmd = d === 'quectel' ? 'AT+QIDNSGIP=1,"' + h + '"' : 'AT+CDNSGIP="' + h + '"' + (d === 'simcom' ? ',1,10000' : '');
@@ -760,7 +774,43 @@ class Device implements WgjsApi {
     this.justDone = false;
     this.engine.receive(t0, this.rsp, 0, 92, this.rspEp);
     this.rspMs = this.now() - t0;
-    if (this.justDone) this.handshakeDone();
+    if (this.justDone) {
+      // A handshake completed.
+      const t = this.now();
+      this.nHs++;
+      this.lastHs = t;
+      this.emit({ event: 'handshake', peer: this.peerPub, ms: Math.round(t - this.lastInit), cpu: Math.round(this.rspMs) });
+      if (this.rspMs > TOO_SLOW) {
+        // Sessions born this old are rekeyed at once and rejected soon after: do not loop on them.
+        this.nSlow++;
+        this.coolMs = this.coolMs ? Math.min(this.coolMs * 2, 7200000) : 600000;
+        this.cool = t + this.coolMs;
+        this.emit({ event: 'error', message: 'handshake processing took ' + Math.round(this.rspMs / 1000) + ' s (sessions expire after 120-180 s): install a native crypto module; next attempt in ' + this.coolMs / 1000 + ' s' });
+        this.arm();
+        return;
+      }
+      this.coolMs = 0;
+      if (this.kaAuto) {
+        // 'auto': adaptive keepalive if this board affords a rekey every two minutes; keeps its learning.
+        const on = (this.preMs + this.rspMs) * 100 < REKEY_AFTER_TIME * AUTO_KA_MAX_CPU;
+        if (on !== this.kaOn) {
+          this.kaOn = on;
+          this.engine.setKeepalive(on ? {
+            responder: this.responder || null, source: this.responder ? this.addrStr : null,
+            learned: this.kaSaved || undefined,
+          } : null);
+        } else {
+          const a = on ? this.engine.status(t).adaptive : null;
+          const l = a && !a.learning ? a.provenIdle : 0;
+          // Flash wears: rewrite only when the value moved by more than 10 %.
+          if (l > 0 && (l > this.kaSaved * 1.1 || l < this.kaSaved * 0.9)) {
+            this.kaSaved = Math.round(l);
+            G.require('Storage').write(CFG_KA, String(this.kaSaved));
+          }
+        }
+      }
+      this.schedulePre(1000);
+    }
     this.arm();
   }
 
@@ -792,42 +842,6 @@ class Device implements WgjsApi {
       this.emit({ event: 'error', message: 'handshake: no response from ' + this.ep });
       this.schedulePre(1000);
     }
-  }
-
-  handshakeDone(): void {
-    const t = this.now();
-    this.nHs++;
-    this.lastHs = t;
-    this.emit({ event: 'handshake', peer: this.peerPub, ms: Math.round(t - this.lastInit), cpu: Math.round(this.rspMs) });
-    if (this.rspMs > TOO_SLOW) {
-      // Sessions born this old are rekeyed at once and rejected soon after: do not loop on them.
-      this.nSlow++;
-      this.coolMs = this.coolMs ? Math.min(this.coolMs * 2, 7200000) : 600000;
-      this.cool = t + this.coolMs;
-      this.emit({ event: 'error', message: 'handshake processing took ' + Math.round(this.rspMs / 1000) + ' s (sessions expire after 120-180 s): install a native crypto module; next attempt in ' + this.coolMs / 1000 + ' s' });
-      return;
-    }
-    this.coolMs = 0;
-    if (this.kaAuto) {
-      // 'auto': adaptive keepalive if this board affords a rekey every two minutes; keeps its learning.
-      const on = (this.preMs + this.rspMs) * 100 < REKEY_AFTER_TIME * AUTO_KA_MAX_CPU;
-      if (on !== this.kaOn) {
-        this.kaOn = on;
-        this.engine.setKeepalive(on ? {
-          responder: this.responder || null, source: this.responder ? this.addrStr : null,
-          learned: this.kaSaved || undefined,
-        } : null);
-      } else {
-        const a = on ? this.engine.status(t).adaptive : null;
-        const l = a && !a.learning ? a.provenIdle : 0;
-        // Flash wears: rewrite only when the value moved by more than 10 %.
-        if (l > 0 && (l > this.kaSaved * 1.1 || l < this.kaSaved * 0.9)) {
-          this.kaSaved = Math.round(l);
-          G.require('Storage').write(CFG_KA, String(this.kaSaved));
-        }
-      }
-    }
-    this.schedulePre(1000);
   }
 
   /** Precomputes the next initiation soon, while nothing else runs. */
@@ -1034,20 +1048,22 @@ function timeIt(n: number, fn: () => void): number {
 function bench(opts?: { handshake?: boolean; crypto?: string }): Record<string, unknown> {
   const o = opts || {};
   const mem0 = G.process && G.process.memory ? G.process.memory().usage : -1;
-  const nat = nativeModule(o.crypto);
-  const c = makeSuite(nat);
+  const cr = makeSuite(o.crypto);
+  const nat = cr.m;
+  const c = cr.s;
+  const hs = c.handshake();
   const a = new Uint8Array(32);
   const b = new Uint8Array(32);
   const r = new Uint8Array(32);
   for (let i = 0; i < 32; i++) a[i] = (i * 29 + 7) & 255;
-  c.x25519(b, a, null);
+  hs.x25519(b, a, null);
   const res: Record<string, unknown> = { event: 'bench', version: VERSION, crypto: nat ? 'native' : 'portable' };
-  res.x25519Ms = Math.round(timeIt(1, function (): void { c.x25519(r, a, b); }));
+  res.x25519Ms = Math.round(timeIt(1, function (): void { hs.x25519(r, a, b); }));
   const key = new Uint8Array(32);
   const buf = new Uint8Array(1420 + 16);
   res.aead64KBs = Math.round(64 / timeIt(4, function (): void { c.aead(key, 1, 0, null, 0, buf, 0, 64, false); }) * 100) / 100;
   res.aead1420KBs = Math.round(1420 / timeIt(1, function (): void { c.aead(key, 2, 0, null, 0, buf, 0, 1420, false); }) * 100) / 100;
-  res.blake2s64Ms = Math.round(timeIt(4, function (): void { c.hashInit(32, null, 0); c.hashUpdate(buf, 0, 64); c.hashFinal(r, 0); }) * 10) / 10;
+  res.blake2s64Ms = Math.round(timeIt(4, function (): void { hs.hashInit(32, null, 0); hs.hashUpdate(buf, 0, 64); hs.hashFinal(r, 0); }) * 10) / 10;
   if (o.handshake !== false) {
     let wire: Uint8Array | null = null;
     const sink = {

@@ -36,11 +36,10 @@ describe('device build', () => {
     expect(b.gzipBytes).toBeLessThan(b.bytes);
     console.log(`device build: ${b.bytes} B raw, ${b.gzipBytes} B gzip`);
     for (const d of DIALECTS) expect(b.code).toContain(MARKER[d]);
-    // The core's device crypto variants are swapped in.
-    expect(b.inputs).toContain('packages/core/src/crypto/device/chacha20poly1305.ts');
-    expect(b.inputs).toContain('packages/core/src/crypto/device/x25519-unrolled.ts');
-    expect(b.inputs).not.toContain('packages/core/src/crypto/chacha20poly1305.ts');
-    expect(b.inputs).not.toContain('packages/core/src/crypto/x25519-unrolled.ts');
+    // The device runs the Initiator on the cipher suite; the portable provider and Engine are
+    // in this build only for the bench and the _core test hook.
+    expect(b.inputs).toContain('packages/core/src/initiator.ts');
+    expect(b.inputs).toContain('packages/core/src/crypto/suite.ts');
     expect(b.code).not.toMatch(/globalThis/);
     const shim = new EspruinoShim();
     shim.run(b.code, 'wgjs.js');
@@ -65,6 +64,10 @@ describe('device build', () => {
     const plain = await buildDevice({ dialect: 'quectel', write: false });
     const withBench = await buildDevice({ dialect: 'quectel', bench: true, write: false });
     expect(withBench.bytes).toBeGreaterThan(plain.bytes);
+    // What a board runs: the Initiator on the suite, not the many-peer Engine or the provider.
+    expect(plain.inputs).toContain('packages/core/src/initiator.ts');
+    expect(plain.inputs).not.toContain('packages/core/src/engine.ts');
+    expect(plain.inputs).not.toContain('packages/core/src/crypto/portable.ts');
     for (const [b, hasBench] of [[plain, false], [withBench, true]] as const) {
       const shim = new EspruinoShim();
       shim.run(b.code, 'wgjs.js');

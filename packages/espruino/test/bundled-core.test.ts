@@ -35,6 +35,16 @@ let core: Core;
 let shim: EspruinoShim;
 let convolveCalls = 0;
 const hex = (s: string): Uint8Array => fromHex(s)!;
+const random = (b: Uint8Array, o: number, len: number): void => { randomFillSync(b, o, len); };
+/** A minimal IPv4/UDP packet 10.0.0.src → 10.0.0.dst whose last byte is `payload`. */
+function packet(src: number, dst: number, payload: number): Uint8Array {
+  const p = new Uint8Array(28 + 4);
+  p[0] = 0x45; p[3] = p.length; p[8] = 64; p[9] = 17;
+  p.set([10, 0, 0, src], 12);
+  p.set([10, 0, 0, dst], 16);
+  p[31] = payload;
+  return p;
+}
 
 beforeAll(async () => {
   const { code } = await buildDevice();
@@ -229,16 +239,6 @@ describe('Noise and the engine as bundled', () => {
       },
     };
     return n;
-  }
-
-  const random = (b: Uint8Array, o: number, len: number): void => { randomFillSync(b, o, len); };
-  function packet(src: number, dst: number, payload: number): Uint8Array {
-    const p = new Uint8Array(28 + 4);
-    p[0] = 0x45; p[3] = p.length; p[8] = 64; p[9] = 17;
-    p.set([10, 0, 0, src], 12);
-    p.set([10, 0, 0, dst], 16);
-    p[31] = payload;
-    return p;
   }
 
   it('two bundled engines: handshake (precomputed), data both ways, rekey after 120 s', () => {

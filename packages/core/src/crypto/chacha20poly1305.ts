@@ -6,8 +6,8 @@
  * all scratch state lives in the typed arrays below. The module is therefore not re-entrant, which
  * is fine for single-threaded engines (no call here yields).
  *
- * This is the Node variant; device/chacha20poly1305.ts has the same exports and results, tuned
- * for the Espruino interpreter (a device build swaps it in). Both run on both.
+ * The device runs crypto/suite.ts instead: the same AEAD tuned for the Espruino interpreter in
+ * fewer functions.
  *
  * Speed notes: the ChaCha20 block keeps its 16 state words in local variables and XORs 64 bytes
  * per block with straight-line code; Poly1305 uses six 22-bit limbs held in doubles (36 products

@@ -4,13 +4,15 @@
  * XChaCha20-Poly1305) and streaming BLAKE2s (RFC 7693).
  *
  * On Espruino every function object costs RAM (~5-6 variables plus one per parameter) even when
- * its code runs from flash, so this module has ten functions in all (one of them, the JS stand-in
- * for E.convolve, is only created where E.convolve is missing) and keeps every piece of scratch
- * state in module-level typed arrays allocated at load: nothing allocates per call, and nothing
- * here is re-entrant (one computation of each kind at a time; no call yields).
+ * its code runs from flash, so there are few functions: ChaCha20-Poly1305 (the data path) is three
+ * at module level with its scratch in module-level typed arrays; the handshake's primitives are
+ * created by `handshakeSuite()` when a handshake step needs them, with their own scratch, so they
+ * cost nothing at rest (the JS stand-in for E.convolve is only created where E.convolve is
+ * missing). Nothing allocates per call, and nothing is re-entrant (one computation of each kind
+ * at a time; no call yields).
  *
- * The arithmetic is that of x25519.ts, blake2s.ts and device/chacha20poly1305.ts (see those for
- * the measurements behind the speed tricks), restructured: field add/sub/swap, pack, unpack and
+ * The arithmetic is that of x25519.ts, blake2s.ts and chacha20poly1305.ts, with the interpreter
+ * tuning measured in packages/bench/README.md ("Espruino: the device's cipher suite"), restructured: field add/sub/swap, pack, unpack and
  * invert are inlined into x25519(); Poly1305 init and finish into aead(); BLAKE2s compression
  * into hashUpdate().
  */
@@ -35,29 +37,6 @@ const WRAP20 = 608 / P20;
 /** Poly1305: a carry out of limb 5 (2^130) re-enters limb 0 times 5. */
 const FIVE_INV20 = 5 / P20;
 
-// ---------------------------------------------------------------------------------------------
-// X25519
-// ---------------------------------------------------------------------------------------------
-
-/*
- * Field elements mod p = 2^255 - 19 are 13 signed limbs of radix 2^20 in Float64Arrays (value =
- * sum f[i] 2^(20 i); 2^260 wraps as 608). Bounds, as in x25519.ts: carried limbs are balanced,
- * |f_i| <= 2^19 (+5 on limb 2); product inputs are carried values or sums/differences of two
- * (|a_i| <= 2^20 + 10; the a24 term below stays under 2^20 + 300), so an output limb before
- * carrying is below (2^20 + 300)^2 * (1 + 12 * 608) < 8.03e15 < 2^53: exact, also in E.convolve.
- *
- * Five field elements in all: the ladder overwrites dead values in place, and the inversion and
- * packing reuse the ladder registers.
- */
-const F0 = new Float64Array(13), F1 = new Float64Array(13), F2 = new Float64Array(13);
-const F3 = new Float64Array(13), F4 = new Float64Array(13);
-/**
- * "Q forms" of a second operand (25 doubles): q[j] = b[12 - j] (j = 0..12) and q[13 + j] =
- * 608 * b[12 - j] (j = 0..11), so output limb k is the dot product of a with q[12 - k, +13).
- * Q1 holds the last operand fmul prepared (passing Q1 reuses it); QX the ladder's input u.
- */
-const Q1 = new Float64Array(25), QX = new Float64Array(25);
-
 type Convolve = (a: Float64Array, b: Float64Array, offset: number) => number;
 /** Espruino's global `E` (absent on Node). */
 declare const E: { convolve?: Convolve } | undefined;
@@ -72,203 +51,6 @@ const CONV: Convolve = typeof E !== 'undefined' && E && typeof E.convolve === 'f
     for (let i = 0; i < 13; i++) s += a[i] * b[off + i];
     return s;
   };
-
-/**
- * o = a * b mod p, carried to balanced limbs. `b` is a field element (13 limbs: its Q form is
- * prepared in Q1) or an already prepared Q form (Q1 or QX, 25 entries). o may alias a and b.
- */
-function fmul(o: Float64Array, a: Float64Array, b: Float64Array): void {
-  let q = b;
-  if (b.length < 25) {
-    q = Q1;
-    q[13] = 608 * (q[0] = b[12]);
-    q[14] = 608 * (q[1] = b[11]);
-    q[15] = 608 * (q[2] = b[10]);
-    q[16] = 608 * (q[3] = b[9]);
-    q[17] = 608 * (q[4] = b[8]);
-    q[18] = 608 * (q[5] = b[7]);
-    q[19] = 608 * (q[6] = b[6]);
-    q[20] = 608 * (q[7] = b[5]);
-    q[21] = 608 * (q[8] = b[4]);
-    q[22] = 608 * (q[9] = b[3]);
-    q[23] = 608 * (q[10] = b[2]);
-    q[24] = 608 * (q[11] = b[1]);
-    q[12] = b[0];
-  }
-  const cv = CONV;
-  let o0 = cv(a, q, 12), o1 = cv(a, q, 11), o2 = cv(a, q, 10), o3 = cv(a, q, 9), o4 = cv(a, q, 8), o5 = cv(a, q, 7), o6 = cv(a, q, 6), o7 = cv(a, q, 5), o8 = cv(a, q, 4), o9 = cv(a, q, 3), o10 = cv(a, q, 2), o11 = cv(a, q, 1), o12 = cv(a, q, 0);
-  const k20 = C20, i20 = INV20, w20 = WRAP20;
-  let c;
-  // Round-to-nearest carries (balanced limbs); the wrap carry out of limb 12 lands in limb 0,
-  // hence the two extra carries 0 -> 1 -> 2 at the end.
-  o1 += (c = o0 + k20 - k20) * i20; o0 -= c;
-  o2 += (c = o1 + k20 - k20) * i20; o1 -= c;
-  o3 += (c = o2 + k20 - k20) * i20; o2 -= c;
-  o4 += (c = o3 + k20 - k20) * i20; o[3] = o3 - c;
-  o5 += (c = o4 + k20 - k20) * i20; o[4] = o4 - c;
-  o6 += (c = o5 + k20 - k20) * i20; o[5] = o5 - c;
-  o7 += (c = o6 + k20 - k20) * i20; o[6] = o6 - c;
-  o8 += (c = o7 + k20 - k20) * i20; o[7] = o7 - c;
-  o9 += (c = o8 + k20 - k20) * i20; o[8] = o8 - c;
-  o10 += (c = o9 + k20 - k20) * i20; o[9] = o9 - c;
-  o11 += (c = o10 + k20 - k20) * i20; o[10] = o10 - c;
-  o12 += (c = o11 + k20 - k20) * i20; o[11] = o11 - c;
-  o0 += (c = o12 + k20 - k20) * w20; o[12] = o12 - c;
-  o1 += (c = o0 + k20 - k20) * i20; o[0] = o0 - c;
-  o2 += (c = o1 + k20 - k20) * i20; o[1] = o1 - c;
-  o[2] = o2;
-}
-
-/**
- * X25519 (RFC 7748): out = scalar · point, scalar clamped; point null = the base point 9; point
- * bit 255 ignored (non-canonical u accepted). Returns false if out is all zeros (low-order
- * point); always true for the base point. `out` may alias `scalar` or `point`.
- */
-export function x25519(out: Uint8Array, scalar: Uint8Array, point: Uint8Array | null): boolean {
-  // The ladder's hot variables first (the interpreter scans a scope in declaration order).
-  let x2: number, z2: number, x3: number, z3: number, u: number, m: number, i: number;
-  let c: number, t: number, bit: number, swap = 0, acc = 0, bits = 0, j = 0;
-  const A = F0, B = F1, C = F2, D = F3, T = F4, k20 = C20, i20 = INV20;
-  // x1 (the input u) into C, balanced; its Q form into QX.
-  C.fill(0);
-  if (point === null) {
-    C[0] = 9;
-  } else {
-    for (i = 0; i < 13; i++) {
-      while (bits < 20 && j < 32) {
-        acc |= (j === 31 ? point[31] & 127 : point[j]) << bits;
-        j++;
-        bits += 8;
-      }
-      C[i] = acc & 0xfffff;
-      acc >>>= 20;
-      bits -= 20;
-    }
-    for (i = 0; i < 12; i++) {
-      c = (C[i] + 524288) >> 20;
-      C[i] -= c * 1048576;
-      C[i + 1] += c;
-    }
-  }
-  fmul(T, C, C); // only for its side effect: Q1 = Q form of x1
-  QX.set(Q1);
-  // Ladder state, read by the swap loop as X2 = B, Z2 = A, X3 = C, Z3 = D: (1, 0, x1, 1).
-  A.fill(0); B.fill(0); D.fill(0);
-  B[0] = 1; D[0] = 1;
-  for (t = 254; t >= 0; t--) {
-    // Clamping: bit 254 set, bits 0..2 clear (bit 255 is never read).
-    bit = t > 253 ? 1 : t < 3 ? 0 : (scalar[t >>> 3] >>> (t & 7)) & 1;
-    m = swap ^ bit;
-    swap = bit;
-    // Conditional swap (arithmetic, no secret branch) folded into A = x2 + z2, B = x2 - z2,
-    // C = x3 + z3, D = x3 - z3, written over the state.
-    for (i = 0; i < 13; i++) {
-      x2 = B[i]; z2 = A[i]; x3 = C[i]; z3 = D[i];
-      x2 += (u = m * (x3 - x2)); x3 -= u;
-      z2 += (u = m * (z3 - z2)); z3 -= u;
-      A[i] = x2 + z2; B[i] = x2 - z2; C[i] = x3 + z3; D[i] = x3 - z3;
-    }
-    fmul(A, A, A); // AA (Q1 = Q form of A)
-    fmul(D, D, Q1); // DA
-    fmul(C, C, B); // CB (Q1 = Q form of B)
-    fmul(B, B, Q1); // BB
-    for (i = 0; i < 13; i++) {
-      x2 = D[i]; x3 = C[i];
-      C[i] = x2 + x3; D[i] = x2 - x3;
-      T[i] = A[i] - B[i]; // E = AA - BB
-    }
-    fmul(C, C, C); // x3 = (DA + CB)^2
-    fmul(D, D, D);
-    fmul(D, D, QX); // z3 = x1 * (DA - CB)^2
-    fmul(B, B, A); // x2 = AA * BB
-    // A = AA + a24 * E, carried: |E_i * 121665| < 2^37; the carry out of limb 12 (< 2^18)
-    // re-enters limb 0 times 608 and one more carry keeps limb 1 within 2^20 + 300.
-    c = 0;
-    for (i = 0; i < 13; i++) {
-      u = T[i] * 121665 + c;
-      c = u + k20 - k20;
-      A[i] += u - c;
-      c *= i20;
-    }
-    u = A[0] + 608 * c;
-    c = u + k20 - k20;
-    A[0] = u - c;
-    A[1] += c * i20;
-    fmul(A, A, T); // z2 = E * (AA + a24 * E)
-  }
-  // Final swap: only x2 and z2 are needed.
-  for (i = 0; i < 13; i++) {
-    B[i] += swap * (C[i] - B[i]);
-    A[i] += swap * (D[i] - A[i]);
-  }
-  // D = 1 / z2 = z2^(p - 2): 254 squarings, 11 multiplications (ref10's chain), z2 in A until
-  // it is dead, then A is a temporary too.
-  fmul(C, A, A); // z^2
-  fmul(D, C, C);
-  fmul(D, D, D); // z^8
-  fmul(D, D, A); // z^9
-  fmul(C, C, D); // z^11
-  fmul(T, C, C); // z^22
-  fmul(D, D, T); // z^(2^5 - 1)
-  fmul(T, D, D);
-  for (i = 1; i < 5; i++) fmul(T, T, T);
-  fmul(D, T, D); // 2^10 - 1
-  fmul(T, D, D);
-  for (i = 1; i < 10; i++) fmul(T, T, T);
-  fmul(T, T, D); // 2^20 - 1
-  fmul(A, T, T);
-  for (i = 1; i < 20; i++) fmul(A, A, A);
-  fmul(T, A, T); // 2^40 - 1
-  for (i = 0; i < 10; i++) fmul(T, T, T);
-  fmul(D, T, D); // 2^50 - 1
-  fmul(T, D, D);
-  for (i = 1; i < 50; i++) fmul(T, T, T);
-  fmul(T, T, D); // 2^100 - 1
-  fmul(A, T, T);
-  for (i = 1; i < 100; i++) fmul(A, A, A);
-  fmul(T, A, T); // 2^200 - 1
-  for (i = 0; i < 50; i++) fmul(T, T, T);
-  fmul(D, T, D); // 2^250 - 1
-  for (i = 0; i < 5; i++) fmul(D, D, D); // 2^255 - 2^5
-  fmul(D, D, C); // 2^255 - 21
-  fmul(D, D, B); // u = x2 / z2
-  // Pack D fully reduced. Limbs are small integers now (|d_i| < 2^20): int32 arithmetic is
-  // exact. Three floor-carry passes (limb 12 keeps 15 bits; 2^255 wraps as 19) give [0, 2^255).
-  for (t = 0; t < 3; t++) {
-    for (i = 0; i < 12; i++) {
-      c = D[i] >> 20;
-      D[i] -= c * 1048576;
-      D[i + 1] += c;
-    }
-    c = D[12] >> 15;
-    D[12] -= c * 32768;
-    D[0] += 19 * c;
-  }
-  // Subtract p when the value is >= p, i.e. when value + 19 reaches 2^255 (branch-free select).
-  c = 19;
-  for (i = 0; i < 12; i++) {
-    T[i] = (D[i] + c) & 0xfffff;
-    c = (D[i] + c) >> 20;
-  }
-  c += D[12];
-  m = c >> 15; // 1 when value >= p
-  T[12] = c & 0x7fff;
-  for (i = 0; i < 13; i++) D[i] += m * (T[i] - D[i]);
-  acc = 0; bits = 0; j = 0;
-  for (i = 0; i < 13; i++) {
-    acc |= D[i] << bits;
-    bits += 20;
-    while (bits >= 8 && j < 32) {
-      out[j++] = acc & 255;
-      acc >>>= 8;
-      bits -= 8;
-    }
-  }
-  if (j < 32) out[31] = acc & 255;
-  c = 0;
-  for (i = 0; i < 32; i++) c |= out[i];
-  return c !== 0;
-}
 
 // ---------------------------------------------------------------------------------------------
 // ChaCha20-Poly1305
@@ -294,7 +76,7 @@ const PS = new Float64Array(28);
  * into `d[q, q+len)`; in place (same buffer, same offset) is allowed. KS.fill(0) then
  * chacha(KS, 0, KS, 0, 64) leaves one raw keystream block in KS.
  *
- * Tuned for the interpreter (see device/chacha20poly1305.ts): the 16 state words are declared
+ * Tuned for the interpreter (packages/bench/README.md): the 16 state words are declared
  * right after the parameters; round additions skip `| 0` (the "a" and "c" words grow as exact
  * doubles, at most 41 int32 terms, below 2^37, and every XOR and shift reads them modulo 2^32);
  * one output path per block.
@@ -593,162 +375,403 @@ export function aead(
   return true;
 }
 
-/**
- * HChaCha20 (draft-irtf-cfrg-xchacha section 2.2): out[0,32) = HChaCha20(key, nonce[nOff,
- * nOff+16)) — with aead() this makes XChaCha20-Poly1305 (subkey = hchacha(key, n[0..16]); then
- * aead(subkey, LE32(n[16..20]), LE32(n[20..24]), ...)). `out` may alias key or nonce.
- */
-export function hchacha(out: Uint8Array, key: Uint8Array, nonce: Uint8Array, nOff: number): void {
-  let i: number, w: number;
-  for (i = 0; i < 8; i++) {
-    w = 4 * i;
-    K[i] = key[w] | (key[w + 1] << 8) | (key[w + 2] << 16) | (key[w + 3] << 24);
-  }
-  for (i = 0; i < 4; i++) {
-    w = nOff + 4 * i;
-    K[8 + i] = nonce[w] | (nonce[w + 1] << 8) | (nonce[w + 2] << 16) | (nonce[w + 3] << 24);
-  }
-  KS.fill(0);
-  chacha(KS, 0, KS, 0, 64);
-  // HChaCha20 is the state before the final addition, words 0..3 and 12..15: subtract the
-  // input words back out.
-  for (i = 0; i < 32; i += 4) {
-    w = i < 16 ? i : i + 32; // KS offset of the word
-    w = ((KS[w] | (KS[w + 1] << 8) | (KS[w + 2] << 16) | (KS[w + 3] << 24)) -
-      (i === 0 ? 0x61707865 : i === 4 ? 0x3320646e : i === 8 ? 0x79622d32 : i === 12 ? 0x6b206574 : K[4 + (i >> 2)])) | 0;
-    out[i] = w; out[i + 1] = w >> 8; out[i + 2] = w >> 16; out[i + 3] = w >> 24;
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
-// BLAKE2s
+// The handshake's primitives: X25519, HChaCha20, BLAKE2s
 // ---------------------------------------------------------------------------------------------
 
-/** Initialisation vector (the SHA-256 IV). */
-const IV = new Int32Array(8);
-IV[0] = 0x6a09e667; IV[1] = 0xbb67ae85 | 0; IV[2] = 0x3c6ef372; IV[3] = 0xa54ff53a | 0;
-IV[4] = 0x510e527f; IV[5] = 0x9b05688c | 0; IV[6] = 0x1f83d9ab; IV[7] = 0x5be0cd19;
-/** Message schedule: 10 rounds of 16 word indices (the string is a load-time temporary). */
-const SIGMA = new Uint8Array(160);
-for (let i = 0; i < 160; i++) {
-  SIGMA[i] = parseInt(('0123456789abcdefea489fd61c02b753b8c052fdae3671947931dcbe265a40f8' +
-    '905724afe1bc683d2c6a0b834d75fe19c51fed4a0763928bdb7ec13950f4862a6fe9b308c2d714a5a2847615fb9e3cd0').charAt(i), 16);
+/** What `handshakeSuite()` returns; see there. */
+export interface HandshakeSuite {
+  x25519(out: Uint8Array, scalar: Uint8Array, point: Uint8Array | null): boolean;
+  hchacha(out: Uint8Array, key: Uint8Array, nonce: Uint8Array, nOff: number): void;
+  hashInit(outLen: number, key: Uint8Array | null, keyLen: number): void;
+  hashUpdate(buf: Uint8Array, off: number, len: number): void;
+  hashFinal(out: Uint8Array, off: number): void;
 }
-/** Chained state. */
-const BH = new Int32Array(8);
-/** Pending input: the last block must be held back until hashFinal. */
-const BB = new Uint8Array(64);
-/** Message words of the block being compressed. */
-const BM = new Int32Array(16);
-/** Bytes in BB. */
-let bN = 0;
-/** Bytes counted so far (a double; its low and high 32 bits are the BLAKE2s counter). */
-let bT = 0;
-/** Digest length. */
-let bOut = 32;
-/** Set by hashFinal while hashUpdate compresses the final block. */
-let bFin = false;
 
 /**
- * Starts a BLAKE2s (RFC 7693) computation (one at a time; this resets any in progress): digest
- * length outLen 1..32, optional key key[0, keyLen) (keyLen 1..32; key null or keyLen 0: unkeyed).
+ * Creates the primitives only a handshake needs — X25519, HChaCha20 (cookie replies), BLAKE2s —
+ * with their own scratch state. On Espruino, functions and typed arrays exist only while the code
+ * that creates them runs or something keeps them: the device engine calls this at the start of a
+ * handshake step and drops the result after, so these functions and their ~1 KB of scratch cost
+ * RAM only during a handshake, not at rest. One object serves one computation of each kind at a
+ * time (no call yields).
  */
-export function hashInit(outLen: number, key: Uint8Array | null, keyLen: number): void {
-  if (key === null) keyLen = 0;
-  if (!(outLen >= 1 && outLen <= 32) || !(keyLen >= 0 && keyLen <= 32)) throw new Error('blake2s: bad outLen or keyLen');
-  for (let i = 0; i < 8; i++) BH[i] = IV[i];
-  BH[0] ^= 0x01010000 ^ (keyLen << 8) ^ outLen;
-  bOut = outLen;
-  bT = 0;
-  bN = 0;
-  bFin = false;
-  BB.fill(0);
-  if (keyLen > 0) {
-    // The key, zero padded, is the first block.
-    for (let i = 0; i < keyLen; i++) BB[i] = (key as Uint8Array)[i];
-    bN = 64;
-  }
-}
+export function handshakeSuite(): HandshakeSuite {
+  /*
+   * Field elements mod p = 2^255 - 19 are 13 signed limbs of radix 2^20 in Float64Arrays (value =
+   * sum f[i] 2^(20 i); 2^260 wraps as 608). Bounds, as in x25519.ts: carried limbs are balanced,
+   * |f_i| <= 2^19 (+5 on limb 2); product inputs are carried values or sums/differences of two
+   * (|a_i| <= 2^20 + 10; the a24 term below stays under 2^20 + 300), so an output limb before
+   * carrying is below (2^20 + 300)^2 * (1 + 12 * 608) < 8.03e15 < 2^53: exact, also in E.convolve.
+   *
+   * Five field elements in all: the ladder overwrites dead values in place, and the inversion and
+   * packing reuse the ladder registers.
+   */
+  const F0 = new Float64Array(13), F1 = new Float64Array(13), F2 = new Float64Array(13);
+  const F3 = new Float64Array(13), F4 = new Float64Array(13);
+  /**
+   * "Q forms" of a second operand (25 doubles): q[j] = b[12 - j] (j = 0..12) and q[13 + j] =
+   * 608 * b[12 - j] (j = 0..11), so output limb k is the dot product of a with q[12 - k, +13).
+   * Q1 holds the last operand fmul prepared (passing Q1 reuses it); QX the ladder's input u.
+   */
+  const Q1 = new Float64Array(25), QX = new Float64Array(25);
 
-/** Feeds buf[off, off+len) into the computation started by hashInit. */
-export function hashUpdate(buf: Uint8Array, off: number, len: number): void {
-  let v0: number, v1: number, v2: number, v3: number, v4: number, v5: number, v6: number, v7: number;
-  let v8: number, v9: number, v10: number, v11: number, v12: number, v13: number, v14: number, v15: number;
-  let r: number, src: Uint8Array, so: number;
-  const m = BM, s = SIGMA, h = BH;
-  for (;;) {
-    if (bN === 64 && (len > 0 || bFin)) {
-      // The buffered block: there is more input (or hashFinal asks for the last block).
-      src = BB; so = 0; bN = 0;
-    } else if (bN === 0 && len > 64) {
-      // A whole block straight from the input, keeping at least one byte back.
-      src = buf; so = off; off += 64; len -= 64;
+  /**
+   * o = a * b mod p, carried to balanced limbs. `b` is a field element (13 limbs: its Q form is
+   * prepared in Q1) or an already prepared Q form (Q1 or QX, 25 entries). o may alias a and b.
+   */
+  function fmul(o: Float64Array, a: Float64Array, b: Float64Array): void {
+    let q = b;
+    if (b.length < 25) {
+      q = Q1;
+      q[13] = 608 * (q[0] = b[12]);
+      q[14] = 608 * (q[1] = b[11]);
+      q[15] = 608 * (q[2] = b[10]);
+      q[16] = 608 * (q[3] = b[9]);
+      q[17] = 608 * (q[4] = b[8]);
+      q[18] = 608 * (q[5] = b[7]);
+      q[19] = 608 * (q[6] = b[6]);
+      q[20] = 608 * (q[7] = b[5]);
+      q[21] = 608 * (q[8] = b[4]);
+      q[22] = 608 * (q[9] = b[3]);
+      q[23] = 608 * (q[10] = b[2]);
+      q[24] = 608 * (q[11] = b[1]);
+      q[12] = b[0];
+    }
+    const cv = CONV;
+    let o0 = cv(a, q, 12), o1 = cv(a, q, 11), o2 = cv(a, q, 10), o3 = cv(a, q, 9), o4 = cv(a, q, 8), o5 = cv(a, q, 7), o6 = cv(a, q, 6), o7 = cv(a, q, 5), o8 = cv(a, q, 4), o9 = cv(a, q, 3), o10 = cv(a, q, 2), o11 = cv(a, q, 1), o12 = cv(a, q, 0);
+    const k20 = C20, i20 = INV20, w20 = WRAP20;
+    let c;
+    // Round-to-nearest carries (balanced limbs); the wrap carry out of limb 12 lands in limb 0,
+    // hence the two extra carries 0 -> 1 -> 2 at the end.
+    o1 += (c = o0 + k20 - k20) * i20; o0 -= c;
+    o2 += (c = o1 + k20 - k20) * i20; o1 -= c;
+    o3 += (c = o2 + k20 - k20) * i20; o2 -= c;
+    o4 += (c = o3 + k20 - k20) * i20; o[3] = o3 - c;
+    o5 += (c = o4 + k20 - k20) * i20; o[4] = o4 - c;
+    o6 += (c = o5 + k20 - k20) * i20; o[5] = o5 - c;
+    o7 += (c = o6 + k20 - k20) * i20; o[6] = o6 - c;
+    o8 += (c = o7 + k20 - k20) * i20; o[7] = o7 - c;
+    o9 += (c = o8 + k20 - k20) * i20; o[8] = o8 - c;
+    o10 += (c = o9 + k20 - k20) * i20; o[9] = o9 - c;
+    o11 += (c = o10 + k20 - k20) * i20; o[10] = o10 - c;
+    o12 += (c = o11 + k20 - k20) * i20; o[11] = o11 - c;
+    o0 += (c = o12 + k20 - k20) * w20; o[12] = o12 - c;
+    o1 += (c = o0 + k20 - k20) * i20; o[0] = o0 - c;
+    o2 += (c = o1 + k20 - k20) * i20; o[1] = o1 - c;
+    o[2] = o2;
+  }
+
+  /**
+   * X25519 (RFC 7748): out = scalar · point, scalar clamped; point null = the base point 9; point
+   * bit 255 ignored (non-canonical u accepted). Returns false if out is all zeros (low-order
+   * point); always true for the base point. `out` may alias `scalar` or `point`.
+   */
+  function x25519(out: Uint8Array, scalar: Uint8Array, point: Uint8Array | null): boolean {
+    // The ladder's hot variables first (the interpreter scans a scope in declaration order).
+    let x2: number, z2: number, x3: number, z3: number, u: number, m: number, i: number;
+    let c: number, t: number, bit: number, swap = 0, acc = 0, bits = 0, j = 0;
+    const A = F0, B = F1, C = F2, D = F3, T = F4, k20 = C20, i20 = INV20;
+    // x1 (the input u) into C, balanced; its Q form into QX.
+    C.fill(0);
+    if (point === null) {
+      C[0] = 9;
     } else {
-      if (len === 0) return;
-      r = 64 - bN;
-      if (r > len) r = len;
-      len -= r;
-      while (r-- > 0) BB[bN++] = buf[off++];
-      continue;
+      for (i = 0; i < 13; i++) {
+        while (bits < 20 && j < 32) {
+          acc |= (j === 31 ? point[31] & 127 : point[j]) << bits;
+          j++;
+          bits += 8;
+        }
+        C[i] = acc & 0xfffff;
+        acc >>>= 20;
+        bits -= 20;
+      }
+      for (i = 0; i < 12; i++) {
+        c = (C[i] + 524288) >> 20;
+        C[i] -= c * 1048576;
+        C[i + 1] += c;
+      }
     }
-    // Compress src[so, so+64): 64 more bytes counted (hashFinal pre-corrects for a short last block).
-    bT += 64;
-    for (r = 0; r < 16; r++) {
-      v0 = so + 4 * r;
-      m[r] = src[v0] | (src[v0 + 1] << 8) | (src[v0 + 2] << 16) | (src[v0 + 3] << 24);
+    fmul(T, C, C); // only for its side effect: Q1 = Q form of x1
+    QX.set(Q1);
+    // Ladder state, read by the swap loop as X2 = B, Z2 = A, X3 = C, Z3 = D: (1, 0, x1, 1).
+    A.fill(0); B.fill(0); D.fill(0);
+    B[0] = 1; D[0] = 1;
+    for (t = 254; t >= 0; t--) {
+      // Clamping: bit 254 set, bits 0..2 clear (bit 255 is never read).
+      bit = t > 253 ? 1 : t < 3 ? 0 : (scalar[t >>> 3] >>> (t & 7)) & 1;
+      m = swap ^ bit;
+      swap = bit;
+      // Conditional swap (arithmetic, no secret branch) folded into A = x2 + z2, B = x2 - z2,
+      // C = x3 + z3, D = x3 - z3, written over the state.
+      for (i = 0; i < 13; i++) {
+        x2 = B[i]; z2 = A[i]; x3 = C[i]; z3 = D[i];
+        x2 += (u = m * (x3 - x2)); x3 -= u;
+        z2 += (u = m * (z3 - z2)); z3 -= u;
+        A[i] = x2 + z2; B[i] = x2 - z2; C[i] = x3 + z3; D[i] = x3 - z3;
+      }
+      fmul(A, A, A); // AA (Q1 = Q form of A)
+      fmul(D, D, Q1); // DA
+      fmul(C, C, B); // CB (Q1 = Q form of B)
+      fmul(B, B, Q1); // BB
+      for (i = 0; i < 13; i++) {
+        x2 = D[i]; x3 = C[i];
+        C[i] = x2 + x3; D[i] = x2 - x3;
+        T[i] = A[i] - B[i]; // E = AA - BB
+      }
+      fmul(C, C, C); // x3 = (DA + CB)^2
+      fmul(D, D, D);
+      fmul(D, D, QX); // z3 = x1 * (DA - CB)^2
+      fmul(B, B, A); // x2 = AA * BB
+      // A = AA + a24 * E, carried: |E_i * 121665| < 2^37; the carry out of limb 12 (< 2^18)
+      // re-enters limb 0 times 608 and one more carry keeps limb 1 within 2^20 + 300.
+      c = 0;
+      for (i = 0; i < 13; i++) {
+        u = T[i] * 121665 + c;
+        c = u + k20 - k20;
+        A[i] += u - c;
+        c *= i20;
+      }
+      u = A[0] + 608 * c;
+      c = u + k20 - k20;
+      A[0] = u - c;
+      A[1] += c * i20;
+      fmul(A, A, T); // z2 = E * (AA + a24 * E)
     }
-    v0 = h[0]; v1 = h[1]; v2 = h[2]; v3 = h[3]; v4 = h[4]; v5 = h[5]; v6 = h[6]; v7 = h[7];
-    v8 = IV[0]; v9 = IV[1]; v10 = IV[2]; v11 = IV[3];
-    v12 = IV[4] ^ bT; v13 = IV[5] ^ (bT / 4294967296); v14 = bFin ? ~IV[6] : IV[6]; v15 = IV[7];
-    for (r = 0; r < 160; r += 16) {
-      // Columns.
-      v12 ^= v0 = (v0 + v4 + m[s[r]]) | 0; v12 = (v12 >>> 16) | (v12 << 16);
-      v4 ^= v8 = (v8 + v12) | 0; v4 = (v4 >>> 12) | (v4 << 20);
-      v12 ^= v0 = (v0 + v4 + m[s[r + 1]]) | 0; v12 = (v12 >>> 8) | (v12 << 24);
-      v4 ^= v8 = (v8 + v12) | 0; v4 = (v4 >>> 7) | (v4 << 25);
-      v13 ^= v1 = (v1 + v5 + m[s[r + 2]]) | 0; v13 = (v13 >>> 16) | (v13 << 16);
-      v5 ^= v9 = (v9 + v13) | 0; v5 = (v5 >>> 12) | (v5 << 20);
-      v13 ^= v1 = (v1 + v5 + m[s[r + 3]]) | 0; v13 = (v13 >>> 8) | (v13 << 24);
-      v5 ^= v9 = (v9 + v13) | 0; v5 = (v5 >>> 7) | (v5 << 25);
-      v14 ^= v2 = (v2 + v6 + m[s[r + 4]]) | 0; v14 = (v14 >>> 16) | (v14 << 16);
-      v6 ^= v10 = (v10 + v14) | 0; v6 = (v6 >>> 12) | (v6 << 20);
-      v14 ^= v2 = (v2 + v6 + m[s[r + 5]]) | 0; v14 = (v14 >>> 8) | (v14 << 24);
-      v6 ^= v10 = (v10 + v14) | 0; v6 = (v6 >>> 7) | (v6 << 25);
-      v15 ^= v3 = (v3 + v7 + m[s[r + 6]]) | 0; v15 = (v15 >>> 16) | (v15 << 16);
-      v7 ^= v11 = (v11 + v15) | 0; v7 = (v7 >>> 12) | (v7 << 20);
-      v15 ^= v3 = (v3 + v7 + m[s[r + 7]]) | 0; v15 = (v15 >>> 8) | (v15 << 24);
-      v7 ^= v11 = (v11 + v15) | 0; v7 = (v7 >>> 7) | (v7 << 25);
-      // Diagonals.
-      v15 ^= v0 = (v0 + v5 + m[s[r + 8]]) | 0; v15 = (v15 >>> 16) | (v15 << 16);
-      v5 ^= v10 = (v10 + v15) | 0; v5 = (v5 >>> 12) | (v5 << 20);
-      v15 ^= v0 = (v0 + v5 + m[s[r + 9]]) | 0; v15 = (v15 >>> 8) | (v15 << 24);
-      v5 ^= v10 = (v10 + v15) | 0; v5 = (v5 >>> 7) | (v5 << 25);
-      v12 ^= v1 = (v1 + v6 + m[s[r + 10]]) | 0; v12 = (v12 >>> 16) | (v12 << 16);
-      v6 ^= v11 = (v11 + v12) | 0; v6 = (v6 >>> 12) | (v6 << 20);
-      v12 ^= v1 = (v1 + v6 + m[s[r + 11]]) | 0; v12 = (v12 >>> 8) | (v12 << 24);
-      v6 ^= v11 = (v11 + v12) | 0; v6 = (v6 >>> 7) | (v6 << 25);
-      v13 ^= v2 = (v2 + v7 + m[s[r + 12]]) | 0; v13 = (v13 >>> 16) | (v13 << 16);
-      v7 ^= v8 = (v8 + v13) | 0; v7 = (v7 >>> 12) | (v7 << 20);
-      v13 ^= v2 = (v2 + v7 + m[s[r + 13]]) | 0; v13 = (v13 >>> 8) | (v13 << 24);
-      v7 ^= v8 = (v8 + v13) | 0; v7 = (v7 >>> 7) | (v7 << 25);
-      v14 ^= v3 = (v3 + v4 + m[s[r + 14]]) | 0; v14 = (v14 >>> 16) | (v14 << 16);
-      v4 ^= v9 = (v9 + v14) | 0; v4 = (v4 >>> 12) | (v4 << 20);
-      v14 ^= v3 = (v3 + v4 + m[s[r + 15]]) | 0; v14 = (v14 >>> 8) | (v14 << 24);
-      v4 ^= v9 = (v9 + v14) | 0; v4 = (v4 >>> 7) | (v4 << 25);
+    // Final swap: only x2 and z2 are needed.
+    for (i = 0; i < 13; i++) {
+      B[i] += swap * (C[i] - B[i]);
+      A[i] += swap * (D[i] - A[i]);
     }
-    h[0] ^= v0 ^ v8; h[1] ^= v1 ^ v9; h[2] ^= v2 ^ v10; h[3] ^= v3 ^ v11;
-    h[4] ^= v4 ^ v12; h[5] ^= v5 ^ v13; h[6] ^= v6 ^ v14; h[7] ^= v7 ^ v15;
+    // D = 1 / z2 = z2^(p - 2): 254 squarings, 11 multiplications (ref10's chain), z2 in A until
+    // it is dead, then A is a temporary too.
+    fmul(C, A, A); // z^2
+    fmul(D, C, C);
+    fmul(D, D, D); // z^8
+    fmul(D, D, A); // z^9
+    fmul(C, C, D); // z^11
+    fmul(T, C, C); // z^22
+    fmul(D, D, T); // z^(2^5 - 1)
+    fmul(T, D, D);
+    for (i = 1; i < 5; i++) fmul(T, T, T);
+    fmul(D, T, D); // 2^10 - 1
+    fmul(T, D, D);
+    for (i = 1; i < 10; i++) fmul(T, T, T);
+    fmul(T, T, D); // 2^20 - 1
+    fmul(A, T, T);
+    for (i = 1; i < 20; i++) fmul(A, A, A);
+    fmul(T, A, T); // 2^40 - 1
+    for (i = 0; i < 10; i++) fmul(T, T, T);
+    fmul(D, T, D); // 2^50 - 1
+    fmul(T, D, D);
+    for (i = 1; i < 50; i++) fmul(T, T, T);
+    fmul(T, T, D); // 2^100 - 1
+    fmul(A, T, T);
+    for (i = 1; i < 100; i++) fmul(A, A, A);
+    fmul(T, A, T); // 2^200 - 1
+    for (i = 0; i < 50; i++) fmul(T, T, T);
+    fmul(D, T, D); // 2^250 - 1
+    for (i = 0; i < 5; i++) fmul(D, D, D); // 2^255 - 2^5
+    fmul(D, D, C); // 2^255 - 21
+    fmul(D, D, B); // u = x2 / z2
+    // Pack D fully reduced. Limbs are small integers now (|d_i| < 2^20): int32 arithmetic is
+    // exact. Three floor-carry passes (limb 12 keeps 15 bits; 2^255 wraps as 19) give [0, 2^255).
+    for (t = 0; t < 3; t++) {
+      for (i = 0; i < 12; i++) {
+        c = D[i] >> 20;
+        D[i] -= c * 1048576;
+        D[i + 1] += c;
+      }
+      c = D[12] >> 15;
+      D[12] -= c * 32768;
+      D[0] += 19 * c;
+    }
+    // Subtract p when the value is >= p, i.e. when value + 19 reaches 2^255 (branch-free select).
+    c = 19;
+    for (i = 0; i < 12; i++) {
+      T[i] = (D[i] + c) & 0xfffff;
+      c = (D[i] + c) >> 20;
+    }
+    c += D[12];
+    m = c >> 15; // 1 when value >= p
+    T[12] = c & 0x7fff;
+    for (i = 0; i < 13; i++) D[i] += m * (T[i] - D[i]);
+    acc = 0; bits = 0; j = 0;
+    for (i = 0; i < 13; i++) {
+      acc |= D[i] << bits;
+      bits += 20;
+      while (bits >= 8 && j < 32) {
+        out[j++] = acc & 255;
+        acc >>>= 8;
+        bits -= 8;
+      }
+    }
+    if (j < 32) out[31] = acc & 255;
+    c = 0;
+    for (i = 0; i < 32; i++) c |= out[i];
+    return c !== 0;
   }
-}
 
-/** Finishes the computation: writes the digest (outLen bytes) at out[off]. */
-export function hashFinal(out: Uint8Array, off: number): void {
-  // The last block counts only its bytes (hashUpdate adds 64 when it compresses it).
-  bT += bN - 64;
-  BB.fill(0, bN);
-  bN = 64;
-  bFin = true;
-  hashUpdate(BB, 0, 0);
-  bFin = false;
-  for (let i = 0; i < bOut; i++) out[off + i] = BH[i >> 2] >>> (8 * (i & 3));
+  /**
+   * HChaCha20 (draft-irtf-cfrg-xchacha section 2.2): out[0,32) = HChaCha20(key, nonce[nOff,
+   * nOff+16)) — with aead() this makes XChaCha20-Poly1305 (subkey = hchacha(key, n[0..16]); then
+   * aead(subkey, LE32(n[16..20]), LE32(n[20..24]), ...)). `out` may alias key or nonce.
+   */
+  function hchacha(out: Uint8Array, key: Uint8Array, nonce: Uint8Array, nOff: number): void {
+    let i: number, w: number;
+    for (i = 0; i < 8; i++) {
+      w = 4 * i;
+      K[i] = key[w] | (key[w + 1] << 8) | (key[w + 2] << 16) | (key[w + 3] << 24);
+    }
+    for (i = 0; i < 4; i++) {
+      w = nOff + 4 * i;
+      K[8 + i] = nonce[w] | (nonce[w + 1] << 8) | (nonce[w + 2] << 16) | (nonce[w + 3] << 24);
+    }
+    KS.fill(0);
+    chacha(KS, 0, KS, 0, 64);
+    // HChaCha20 is the state before the final addition, words 0..3 and 12..15: subtract the
+    // input words back out.
+    for (i = 0; i < 32; i += 4) {
+      w = i < 16 ? i : i + 32; // KS offset of the word
+      w = ((KS[w] | (KS[w + 1] << 8) | (KS[w + 2] << 16) | (KS[w + 3] << 24)) -
+        (i === 0 ? 0x61707865 : i === 4 ? 0x3320646e : i === 8 ? 0x79622d32 : i === 12 ? 0x6b206574 : K[4 + (i >> 2)])) | 0;
+      out[i] = w; out[i + 1] = w >> 8; out[i + 2] = w >> 16; out[i + 3] = w >> 24;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // BLAKE2s
+  // ---------------------------------------------------------------------------------------------
+
+  /** Initialisation vector (the SHA-256 IV). */
+  const IV = new Int32Array(8);
+  IV[0] = 0x6a09e667; IV[1] = 0xbb67ae85 | 0; IV[2] = 0x3c6ef372; IV[3] = 0xa54ff53a | 0;
+  IV[4] = 0x510e527f; IV[5] = 0x9b05688c | 0; IV[6] = 0x1f83d9ab; IV[7] = 0x5be0cd19;
+  /** Message schedule: 10 rounds of 16 word indices (the string is a load-time temporary). */
+  const SIGMA = new Uint8Array(160);
+  for (let i = 0; i < 160; i++) {
+    SIGMA[i] = parseInt(('0123456789abcdefea489fd61c02b753b8c052fdae3671947931dcbe265a40f8' +
+      '905724afe1bc683d2c6a0b834d75fe19c51fed4a0763928bdb7ec13950f4862a6fe9b308c2d714a5a2847615fb9e3cd0').charAt(i), 16);
+  }
+  /** Chained state. */
+  const BH = new Int32Array(8);
+  /** Pending input: the last block must be held back until hashFinal. */
+  const BB = new Uint8Array(64);
+  /** Message words of the block being compressed. */
+  const BM = new Int32Array(16);
+  /** Bytes in BB. */
+  let bN = 0;
+  /** Bytes counted so far (a double; its low and high 32 bits are the BLAKE2s counter). */
+  let bT = 0;
+  /** Digest length. */
+  let bOut = 32;
+  /** Set by hashFinal while hashUpdate compresses the final block. */
+  let bFin = false;
+
+  /**
+   * Starts a BLAKE2s (RFC 7693) computation (one at a time; this resets any in progress): digest
+   * length outLen 1..32, optional key key[0, keyLen) (keyLen 1..32; key null or keyLen 0: unkeyed).
+   */
+  function hashInit(outLen: number, key: Uint8Array | null, keyLen: number): void {
+    if (key === null) keyLen = 0;
+    if (!(outLen >= 1 && outLen <= 32) || !(keyLen >= 0 && keyLen <= 32)) throw new Error('blake2s: bad outLen or keyLen');
+    for (let i = 0; i < 8; i++) BH[i] = IV[i];
+    BH[0] ^= 0x01010000 ^ (keyLen << 8) ^ outLen;
+    bOut = outLen;
+    bT = 0;
+    bN = 0;
+    bFin = false;
+    BB.fill(0);
+    if (keyLen > 0) {
+      // The key, zero padded, is the first block.
+      for (let i = 0; i < keyLen; i++) BB[i] = (key as Uint8Array)[i];
+      bN = 64;
+    }
+  }
+
+  /** Feeds buf[off, off+len) into the computation started by hashInit. */
+  function hashUpdate(buf: Uint8Array, off: number, len: number): void {
+    let v0: number, v1: number, v2: number, v3: number, v4: number, v5: number, v6: number, v7: number;
+    let v8: number, v9: number, v10: number, v11: number, v12: number, v13: number, v14: number, v15: number;
+    let r: number, src: Uint8Array, so: number;
+    const m = BM, s = SIGMA, h = BH;
+    for (;;) {
+      if (bN === 64 && (len > 0 || bFin)) {
+        // The buffered block: there is more input (or hashFinal asks for the last block).
+        src = BB; so = 0; bN = 0;
+      } else if (bN === 0 && len > 64) {
+        // A whole block straight from the input, keeping at least one byte back.
+        src = buf; so = off; off += 64; len -= 64;
+      } else {
+        if (len === 0) return;
+        r = 64 - bN;
+        if (r > len) r = len;
+        len -= r;
+        while (r-- > 0) BB[bN++] = buf[off++];
+        continue;
+      }
+      // Compress src[so, so+64): 64 more bytes counted (hashFinal pre-corrects for a short last block).
+      bT += 64;
+      for (r = 0; r < 16; r++) {
+        v0 = so + 4 * r;
+        m[r] = src[v0] | (src[v0 + 1] << 8) | (src[v0 + 2] << 16) | (src[v0 + 3] << 24);
+      }
+      v0 = h[0]; v1 = h[1]; v2 = h[2]; v3 = h[3]; v4 = h[4]; v5 = h[5]; v6 = h[6]; v7 = h[7];
+      v8 = IV[0]; v9 = IV[1]; v10 = IV[2]; v11 = IV[3];
+      v12 = IV[4] ^ bT; v13 = IV[5] ^ (bT / 4294967296); v14 = bFin ? ~IV[6] : IV[6]; v15 = IV[7];
+      for (r = 0; r < 160; r += 16) {
+        // Columns.
+        v12 ^= v0 = (v0 + v4 + m[s[r]]) | 0; v12 = (v12 >>> 16) | (v12 << 16);
+        v4 ^= v8 = (v8 + v12) | 0; v4 = (v4 >>> 12) | (v4 << 20);
+        v12 ^= v0 = (v0 + v4 + m[s[r + 1]]) | 0; v12 = (v12 >>> 8) | (v12 << 24);
+        v4 ^= v8 = (v8 + v12) | 0; v4 = (v4 >>> 7) | (v4 << 25);
+        v13 ^= v1 = (v1 + v5 + m[s[r + 2]]) | 0; v13 = (v13 >>> 16) | (v13 << 16);
+        v5 ^= v9 = (v9 + v13) | 0; v5 = (v5 >>> 12) | (v5 << 20);
+        v13 ^= v1 = (v1 + v5 + m[s[r + 3]]) | 0; v13 = (v13 >>> 8) | (v13 << 24);
+        v5 ^= v9 = (v9 + v13) | 0; v5 = (v5 >>> 7) | (v5 << 25);
+        v14 ^= v2 = (v2 + v6 + m[s[r + 4]]) | 0; v14 = (v14 >>> 16) | (v14 << 16);
+        v6 ^= v10 = (v10 + v14) | 0; v6 = (v6 >>> 12) | (v6 << 20);
+        v14 ^= v2 = (v2 + v6 + m[s[r + 5]]) | 0; v14 = (v14 >>> 8) | (v14 << 24);
+        v6 ^= v10 = (v10 + v14) | 0; v6 = (v6 >>> 7) | (v6 << 25);
+        v15 ^= v3 = (v3 + v7 + m[s[r + 6]]) | 0; v15 = (v15 >>> 16) | (v15 << 16);
+        v7 ^= v11 = (v11 + v15) | 0; v7 = (v7 >>> 12) | (v7 << 20);
+        v15 ^= v3 = (v3 + v7 + m[s[r + 7]]) | 0; v15 = (v15 >>> 8) | (v15 << 24);
+        v7 ^= v11 = (v11 + v15) | 0; v7 = (v7 >>> 7) | (v7 << 25);
+        // Diagonals.
+        v15 ^= v0 = (v0 + v5 + m[s[r + 8]]) | 0; v15 = (v15 >>> 16) | (v15 << 16);
+        v5 ^= v10 = (v10 + v15) | 0; v5 = (v5 >>> 12) | (v5 << 20);
+        v15 ^= v0 = (v0 + v5 + m[s[r + 9]]) | 0; v15 = (v15 >>> 8) | (v15 << 24);
+        v5 ^= v10 = (v10 + v15) | 0; v5 = (v5 >>> 7) | (v5 << 25);
+        v12 ^= v1 = (v1 + v6 + m[s[r + 10]]) | 0; v12 = (v12 >>> 16) | (v12 << 16);
+        v6 ^= v11 = (v11 + v12) | 0; v6 = (v6 >>> 12) | (v6 << 20);
+        v12 ^= v1 = (v1 + v6 + m[s[r + 11]]) | 0; v12 = (v12 >>> 8) | (v12 << 24);
+        v6 ^= v11 = (v11 + v12) | 0; v6 = (v6 >>> 7) | (v6 << 25);
+        v13 ^= v2 = (v2 + v7 + m[s[r + 12]]) | 0; v13 = (v13 >>> 16) | (v13 << 16);
+        v7 ^= v8 = (v8 + v13) | 0; v7 = (v7 >>> 12) | (v7 << 20);
+        v13 ^= v2 = (v2 + v7 + m[s[r + 13]]) | 0; v13 = (v13 >>> 8) | (v13 << 24);
+        v7 ^= v8 = (v8 + v13) | 0; v7 = (v7 >>> 7) | (v7 << 25);
+        v14 ^= v3 = (v3 + v4 + m[s[r + 14]]) | 0; v14 = (v14 >>> 16) | (v14 << 16);
+        v4 ^= v9 = (v9 + v14) | 0; v4 = (v4 >>> 12) | (v4 << 20);
+        v14 ^= v3 = (v3 + v4 + m[s[r + 15]]) | 0; v14 = (v14 >>> 8) | (v14 << 24);
+        v4 ^= v9 = (v9 + v14) | 0; v4 = (v4 >>> 7) | (v4 << 25);
+      }
+      h[0] ^= v0 ^ v8; h[1] ^= v1 ^ v9; h[2] ^= v2 ^ v10; h[3] ^= v3 ^ v11;
+      h[4] ^= v4 ^ v12; h[5] ^= v5 ^ v13; h[6] ^= v6 ^ v14; h[7] ^= v7 ^ v15;
+    }
+  }
+
+  /** Finishes the computation: writes the digest (outLen bytes) at out[off]. */
+  function hashFinal(out: Uint8Array, off: number): void {
+    // The last block counts only its bytes (hashUpdate adds 64 when it compresses it).
+    bT += bN - 64;
+    BB.fill(0, bN);
+    bN = 64;
+    bFin = true;
+    hashUpdate(BB, 0, 0);
+    bFin = false;
+    for (let i = 0; i < bOut; i++) out[off + i] = BH[i >> 2] >>> (8 * (i & 3));
+  }
+
+  return { x25519: x25519, hchacha: hchacha, hashInit: hashInit, hashUpdate: hashUpdate, hashFinal: hashFinal };
 }

@@ -19,9 +19,7 @@
  * (limbs reversed, then the reversed limbs times 608), and a Q form is shared by the two products
  * that use the same operand. Elsewhere (Node) the products are unrolled JS.
  *
- * The unrolled JS products live in x25519-unrolled.ts, so a device build whose firmware has
- * E.convolve can swap that module for the loop stub in device/ (~2 KB less flash; no RAM saved
- * when the code runs from Storage).
+ * The unrolled JS products live in x25519-unrolled.ts. (The device itself runs crypto/suite.ts.)
  *
  * Everything runs on module-level scratch (no allocation after load); not re-entrant.
  * The ladder has no secret-dependent branches or indices: the swap is arithmetic (m * (x3 - x2)).

@@ -14,29 +14,19 @@
  * Device code (Espruino).
  */
 import type { AtEngine } from '../at.js';
-import { UdpModem, unquote } from './udp.js';
+import { UdpModem } from './udp.js';
 import type { ModemCallback, ModemOptions } from './udp.js';
 
 /** Largest datagram AT+CIPSEND takes (<length> max 2048; one UDP datagram must fit the Wi-Fi MTU anyway). */
 export const ESPAT_MAX = 2048;
 
-/** Counts the double quotes in `s`. */
-function quotes(s: string): number {
-  let n = 0;
-  for (let i = s.indexOf('"'); i >= 0; i = s.indexOf('"', i + 1)) n++;
-  return n;
-}
-
-/** ESP-AT UDP driver. */
+/** ESP-AT UDP driver (the link logic is in UdpModem.send, `cx` 2). */
 export class EspAtUdp extends UdpModem {
-  declare linked: boolean;
-  declare linking: boolean;
-
   constructor(at: AtEngine, opts?: ModemOptions) {
     super(at, opts);
-    const self = this;
-    this.linked = false;
-    this.linking = false;
+    this.mx = ESPAT_MAX;
+    this.cx = 2;
+    this.so = 0;
     // Boot message; the ROM's 74880-baud log before it reads as garbage at our rate.
     at.watch('boot', 'ready');
     at.watch('down', 'WIFI DISCONNECT');
@@ -44,25 +34,17 @@ export class EspAtUdp extends UdpModem {
     at.watch('up', 'WIFI GOT IP');
     // "busy p..." / "busy s...": the command was refused while another was being processed.
     at.watch('err', 'busy ');
-    // +IPD,<len>[,<remote IP>,<remote port>]:<data> — the ':' that ends the header is outside quotes
-    // (an IPv6 address contains ':').
-    at.raw(
-      '+IPD,',
-      ':',
-      function (h: string): number { return quotes(h) & 1 ? -1 : parseInt(h.substring(5), 10); },
-      function (buf: Uint8Array, len: number, h: string): void {
-        const f = h.split(',');
-        const host = f.length > 3 ? unquote(f[2]!) : self.rh;
-        self.deliver(buf, len, host, f.length > 3 ? parseInt(f[3]!, 10) : self.rport);
-      },
-    );
+    // +IPD,<len>[,<remote IP>,<remote port>]:<data> (tag 'd' for UdpModem.ev) — the ':' that ends
+    // the header is outside quotes (an IPv6 address contains ':'), which the engine checks.
+    at.raw('+IPD,', ':', 0, 'd');
   }
 
-  override start(cb: ModemCallback): void {
+  override start(cb: ModemCallback, mode: number): void {
     const self = this;
     const at = this.at;
-    let step = 0;
-    this.linked = false;
+    // Steps 0-6 open, 10-11 open the link to rh:rport, 20 tear down.
+    let step = mode === 2 ? 20 : mode === 1 ? 10 : 0;
+    if (mode === 0) this.so = 0;
     function next(err: string | null, lines: string[]): void {
       switch (step++) {
         case 0:
@@ -95,7 +77,7 @@ export class EspAtUdp extends UdpModem {
           if (err) break;
           let ip = '';
           for (let i = 0; i < lines.length; i++) {
-            if (lines[i]!.substring(0, 13) === '+CIFSR:STAIP,') ip = unquote(lines[i]!.substring(13));
+            if (lines[i]!.substring(0, 13) === '+CIFSR:STAIP,') ip = lines[i]!.substring(13).split('"').join('');
           }
           if (!ip || ip === '0.0.0.0') {
             err = 'nowifi';
@@ -106,66 +88,43 @@ export class EspAtUdp extends UdpModem {
             cb(null);
             return;
           }
-          self.link(cb);
+          step = 10;
+          next(null, []);
           return;
         }
+        case 10:
+          // AT+CIPSTART="UDP",<remote IP>,<remote port>,<UDP local port>,<UDP mode> → CONNECT, OK.
+          self.so = 1;
+          at.cmd(
+            'AT+CIPSTART="UDP","' + self.rh + '",' + self.rport + ',' + (self.o.lport || 51820) + ',2',
+            { timeout: self.o.netTimeout || 10000 },
+            next,
+          );
+          return;
+        case 11:
+          // "ALREADY CONNECTED" then ERROR: the link is there.
+          if (err && lines.indexOf('ALREADY CONNECTED') >= 0) err = null;
+          self.so = err ? 0 : 2;
+          break;
+        case 20:
+          self.so = 0;
+          at.cmd('AT+CIPCLOSE', null, next);
+          return;
+        case 21:
+          cb(null);
+          return;
       }
       cb(err);
     }
     next(null, []);
   }
 
-  /** AT+CIPSTART="UDP",<remote IP>,<remote port>,<UDP local port>,<UDP mode> → CONNECT, OK. */
-  link(cb: ModemCallback): void {
-    const self = this;
-    this.linking = true;
-    this.at.cmd(
-      'AT+CIPSTART="UDP","' + this.rh + '",' + this.rport + ',' + (this.o.lport || 51820) + ',2',
-      { timeout: this.o.netTimeout || 10000 },
-      function (err: string | null, lines: string[]): void {
-        // "ALREADY CONNECTED" then ERROR: the link is there.
-        if (err && lines.indexOf('ALREADY CONNECTED') >= 0) err = null;
-        self.linked = !err;
-        self.linking = false;
-        cb(err);
-      },
-    );
-  }
-
-  override stop(cb: ModemCallback): void {
-    this.linked = false;
-    this.linking = false;
-    this.at.cmd('AT+CIPCLOSE', null, function (): void { cb(null); });
-  }
-
-  override tx(data: Uint8Array, host: string, port: number, cb: ModemCallback): void {
-    const self = this;
-    if (data.length > ESPAT_MAX) {
-      cb('size');
-      return;
-    }
-    if (!this.linked) {
-      if (this.linking) {
-        cb('busy');
-        return;
-      }
-      this.rh = host;
-      this.rport = port;
-      this.link(function (err: string | null): void {
-        if (err) cb(err);
-        else self.cipsend(data, host, port, cb);
-      });
-      return;
-    }
-    this.cipsend(data, host, port, cb);
-  }
-
   /** AT+CIPSEND=<length>,<remote IP>,<remote port> → OK, ">" → data → "Recv N bytes", SEND OK. */
-  cipsend(data: Uint8Array, host: string, port: number, cb: ModemCallback): void {
+  override tx(data: Uint8Array, host: string, port: number, cb: ModemCallback): void {
     this.at.cmd(
       'AT+CIPSEND=' + data.length + ',"' + host + '",' + port,
       { data: data, fin: 'SEND OK', fail: 'SEND FAIL', retries: (this.o.sendTries || 2) - 1, timeout: this.o.timeout || 5000 },
-      function (err: string | null): void { cb(err); },
+      cb,
     );
   }
 }

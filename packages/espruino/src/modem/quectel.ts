@@ -13,7 +13,7 @@
  * Device code (Espruino).
  */
 import type { AtEngine } from '../at.js';
-import { UdpModem, unquote } from './udp.js';
+import { UdpModem } from './udp.js';
 import type { ModemCallback, ModemOptions } from './udp.js';
 
 /** Largest datagram AT+QISEND takes (<send_length> 0-1460). */
@@ -21,51 +21,28 @@ export const QUECTEL_MAX = 1460;
 
 /** BG95/BG96/EG91-family UDP driver. */
 export class QuectelUdp extends UdpModem {
-  /** Sender of the datagram being read. */
-  declare fh: string;
-  declare fp: number;
-  /** The PDP context was lost: deactivate it before activating again. */
-  declare deact: boolean;
-
   constructor(at: AtEngine, opts?: ModemOptions) {
     super(at, opts);
-    const self = this;
-    this.fh = '';
-    this.fp = 0;
-    this.deact = false;
+    this.mx = QUECTEL_MAX;
     this.rcmd = 'AT+QIRD=0';
-    this.rresp = '+QIRD:';
     // Boot: "RDY", then "+CFUN: 1", "+CPIN: READY", "+QIND: SMS DONE", "APP RDY" (BG95).
     at.watch('boot', 'RDY');
     at.watch('down', '+QIURC: "pdpdeact"');
     at.watch('down', '+QIURC: "closed"');
-    at.urc('+QIURC: "pdpdeact"', function (): void { self.deact = true; });
-    at.urc('+QIURC: "recv"', function (): void { self.read(); });
+    // Tags for UdpModem.ev: 'n' the context was lost (deactivate it before activating again), 'r' data.
+    at.urc('+QIURC: "pdpdeact"', 'n');
+    at.urc('+QIURC: "recv"', 'r');
     // AT+QIRD=0 → "+QIRD: <len>,<remoteIP>,<remote_port><CR><LF><data>" then OK; "+QIRD: 0" when empty.
-    at.raw(
-      '+QIRD: ',
-      '\n',
-      function (h: string): number {
-        const f = h.substring(7).split(',');
-        const n = parseInt(f[0]!, 10);
-        if (n > 0 && f.length > 2) {
-          self.fh = unquote(f[1]!);
-          self.fp = parseInt(f[2]!, 10);
-        }
-        return n;
-      },
-      function (buf: Uint8Array, len: number): void {
-        self.got = len > 0;
-        self.deliver(buf, len, self.fh, self.fp);
-      },
-    );
+    at.raw('+QIRD: ', '\n', 0, 'd');
   }
 
-  override start(cb: ModemCallback): void {
+  override start(cb: ModemCallback, mode: number): void {
     const self = this;
     const at = this.at;
     const nt = this.o.netTimeout || 60000;
-    let step = 0;
+    // Steps 0-7 open, 10-12 tear down (mode 1, the socket alone, is not used: the socket is unconnected).
+    let step = mode === 2 ? 10 : 0;
+    let act = 0;
     function next(err: string | null, lines: string[]): void {
       switch (step++) {
         case 0:
@@ -91,28 +68,29 @@ export class QuectelUdp extends UdpModem {
           return;
         case 4:
           if (err) break;
-          if (self.ctx(lines)) {
-            step = 6;
-            next(null, []);
-            return;
+          for (let i = 0; i < lines.length; i++) {
+            const f = lines[i]!.substring(7).split(',');
+            if (lines[i]!.substring(0, 7) === '+QIACT:' && parseInt(f[0]!, 10) === 1 && parseInt(f[1]!, 10) === 1 && f.length > 3) {
+              // Context 1 is active.
+              self.ip = f[3]!.trim().split('"').join('');
+              next(null, []);
+              return;
+            }
           }
-          // AT+QIACT=<contextID>: up to 150 s.
+          if (act) {
+            err = 'nopdp';
+            break;
+          }
+          // AT+QIACT=<contextID>: up to 150 s; then query again.
+          act = 1;
+          step = 3;
           at.cmd('AT+QIACT=1', { timeout: nt }, next);
           return;
         case 5:
-          if (err) break;
-          at.cmd('AT+QIACT?', { resp: '+QIACT:' }, function (e: string | null, l: string[]): void {
-            if (!e && !self.ctx(l)) e = 'nopdp';
-            step = 6;
-            next(e, l);
-          });
-          return;
-        case 6:
-          if (err) break;
           // A socket left open (e.g. by a restart of the host only) would make QIOPEN fail with 563.
           at.cmd('AT+QICLOSE=0', null, next);
           return;
-        case 7:
+        case 6:
           // AT+QIOPEN=<contextID>,<connectID>,"UDP SERVICE","127.0.0.1",0,<local_port>,<access_mode 0 = buffer>:
           // OK, then "+QIOPEN: <connectID>,<err>" (0 = success), suggested wait 150 s.
           at.cmd(
@@ -121,12 +99,28 @@ export class QuectelUdp extends UdpModem {
             next,
           );
           return;
-        case 8:
+        case 7:
           if (!err) {
             const r = lines[lines.length - 1]!.split(',')[1];
             if (r === undefined || parseInt(r, 10) !== 0) err = lines[lines.length - 1]!;
           }
           if (err) break;
+          cb(null);
+          return;
+        case 10:
+          self.rs = 0;
+          at.cmd('AT+QICLOSE=0', null, next);
+          return;
+        case 11:
+          if (self.nl) {
+            // After "pdpdeact" the manual asks for AT+QIDEACT before the context is activated again.
+            self.nl = 0;
+            at.cmd('AT+QIDEACT=1', { timeout: 40000 }, next);
+            return;
+          }
+          cb(null);
+          return;
+        case 12:
           cb(null);
           return;
       }
@@ -135,44 +129,12 @@ export class QuectelUdp extends UdpModem {
     next(null, []);
   }
 
-  /** Parses AT+QIACT? lines; sets `ip` and returns true when context 1 is active. */
-  ctx(lines: string[]): boolean {
-    for (let i = 0; i < lines.length; i++) {
-      const f = lines[i]!.substring(7).split(',');
-      if (lines[i]!.substring(0, 7) === '+QIACT:' && parseInt(f[0]!, 10) === 1 && parseInt(f[1]!, 10) === 1 && f.length > 3) {
-        this.ip = unquote(f[3]!.trim());
-        return true;
-      }
-    }
-    return false;
-  }
-
-  override stop(cb: ModemCallback): void {
-    const self = this;
-    const at = this.at;
-    this.reading = false;
-    at.cmd('AT+QICLOSE=0', null, function (): void {
-      if (!self.deact) {
-        cb(null);
-        return;
-      }
-      // After "pdpdeact" the manual asks for AT+QIDEACT before the context is activated again.
-      self.deact = false;
-      at.cmd('AT+QIDEACT=1', { timeout: 40000 }, function (): void { cb(null); });
-    });
-  }
-
+  /** AT+QISEND=<connectID>,<send_length>,<remoteIP>,<remote_port> → ">" → data → SEND OK / SEND FAIL / ERROR. */
   override tx(data: Uint8Array, host: string, port: number, cb: ModemCallback): void {
-    if (data.length > QUECTEL_MAX) {
-      cb('size');
-      return;
-    }
-    // AT+QISEND=<connectID>,<send_length>,<remoteIP>,<remote_port> → ">" → data → SEND OK / SEND FAIL / ERROR.
     this.at.cmd(
       'AT+QISEND=0,' + data.length + ',"' + host + '",' + port,
       { data: data, fin: 'SEND OK', fail: 'SEND FAIL', retries: (this.o.sendTries || 2) - 1, timeout: this.o.timeout || 5000 },
-      function (err: string | null): void { cb(err); },
+      cb,
     );
   }
-
 }

@@ -16,7 +16,7 @@
  *
  * Receive: the manual-receive mode AT+CIPRXGET=1 (set before the connection): `+CIPRXGET: 1`
  * announces data, AT+CIPRXGET=2,1460 returns `+CIPRXGET: 2,<n>,<left>` CR LF and <n> bytes (see
- * simbase.ts, cipRxget). Firmware that refuses AT+CIPRXGET=1 pushes datagrams instead; AT+CIPHEAD=1
+ * simbase.ts). Firmware that refuses AT+CIPRXGET=1 pushes datagrams instead; AT+CIPHEAD=1
  * makes each arrive as `+IPD,<len>:<bytes>`, which is understood in either mode.
  *
  * Network loss: `+PDP: DEACT` (the manual then asks for AT+CIPSHUT) or `CLOSED`; recovery reads
@@ -32,44 +32,40 @@
  * Device code (Espruino).
  */
 import type { AtEngine } from '../at.js';
-import { ConnectedUdpModem, SIMCOM_MAX, cipRxget } from './simbase.js';
+import { SIMCOM_MAX } from './simbase.js';
+import { UdpModem } from './udp.js';
 import type { ModemCallback, ModemOptions } from './udp.js';
 
 /** Largest datagram (AT+CIPRXGET <reqlength> 1-1460; AT+CIPSEND? reports the send limit). */
 export const SIM7000_MAX = SIMCOM_MAX;
 
-/** AT+CIPSTATUS states in which the PDP context is up (IP GPRSACT, IP STATUS, …CONNECTING, CONNECT OK, IP CLOSE, …CLOSED). */
-function bearerUp(state: string): boolean {
-  return state.indexOf('GPRSACT') >= 0 || state.indexOf('IP STATUS') >= 0 || state.indexOf('CONNECT') >= 0 || state.indexOf('CLOS') >= 0;
-}
-
-/** SIM7000-series UDP driver (dialect 'sim7000'). */
-export class Sim7000Udp extends ConnectedUdpModem {
+/** SIM7000-series UDP driver (dialect 'sim7000'; the connected-socket logic is in UdpModem.send). */
+export class Sim7000Udp extends UdpModem {
   constructor(at: AtEngine, opts?: ModemOptions) {
     super(at, opts);
-    const self = this;
+    this.cx = 1;
+    this.so = 0;
     // Boot: RDY (at a fixed baud rate only), +CFUN: 1, +CPIN: READY, SMS Ready.
     at.watch('boot', 'RDY');
     at.watch('boot', '+CPIN: READY');
     at.watch('boot', 'SMS Ready');
     at.watch('down', '+PDP: DEACT');
     at.watch('down', 'CLOSED');
-    cipRxget(this, '+CIPRXGET: 1', 1, 'AT+CIPRXGET=2,' + SIMCOM_MAX);
+    // Manual receive (simbase.ts): tags for UdpModem.ev ('r': data announced; 'd': a datagram).
+    this.rcmd = 'AT+CIPRXGET=2,' + SIMCOM_MAX;
+    at.urc('+CIPRXGET: 1', 'r');
+    at.raw('+CIPRXGET: 2,', '\n', 0, 'd');
     // Pushed data (AT+CIPHEAD=1, single connection): +IPD,<data length>:<data>.
-    at.raw(
-      '+IPD,',
-      ':',
-      function (h: string): number { return parseInt(h.substring(5), 10); },
-      function (buf: Uint8Array, len: number): void { self.deliver(buf, len, self.rh, self.rport); },
-    );
+    at.raw('+IPD,', ':', 0, 'd');
   }
 
-  override start(cb: ModemCallback): void {
+  override start(cb: ModemCallback, mode: number): void {
     const self = this;
     const at = this.at;
     const nt = this.o.netTimeout || 60000;
-    let step = 0;
-    this.open0 = false;
+    // Steps 0-11 bring the bearer up, 20-21 open the socket to rh:rport, 30 tears it down.
+    let step = mode === 2 ? 30 : mode === 1 ? 20 : 0;
+    if (mode === 0) this.so = 0;
     function next(err: string | null, lines: string[]): void {
       switch (step++) {
         case 0:
@@ -91,15 +87,16 @@ export class Sim7000Udp extends ConnectedUdpModem {
           // AT+CIPSTATUS → OK, then "STATE: <state>" (single connection).
           at.cmd('AT+CIPSTATUS', { fin: 'STATE:' }, next);
           return;
-        case 3:
-          if (!err && bearerUp(lines[lines.length - 1]!)) {
+        case 3: {
+          // States in which the PDP context is up: IP GPRSACT, IP STATUS, …CONNECTING, CONNECT OK, IP CLOSE, …CLOSED.
+          const st = err ? '' : lines[lines.length - 1]!;
+          if (st.indexOf('GPRSACT') >= 0 || st.indexOf('IP STATUS') >= 0 || st.indexOf('CONNECT') >= 0 || st.indexOf('CLOS') >= 0) {
             // The PDP context survived (a new remote, a closed socket): only the socket is redone.
             step = 10;
-            next(null, []);
-            return;
           }
           next(null, []);
           return;
+        }
         case 4:
           // AT+CIPSHUT → SHUT OK: back to IP INITIAL (also required after +PDP: DEACT). Up to 65 s.
           at.cmd('AT+CIPSHUT', { fin: 'SHUT OK', timeout: 65000 }, next);
@@ -145,45 +142,39 @@ export class Sim7000Udp extends ConnectedUdpModem {
             cb(null);
             return;
           }
-          self.sock(cb);
+          step = 20;
+          next(null, []);
           return;
         }
+        case 20:
+          // AT+CIPSTART="UDP","<ip>",<port> → OK, then CONNECT OK (or CONNECT FAIL); up to 75 s (TinyGSM).
+          self.so = 1;
+          at.cmd('AT+CIPSTART="UDP","' + self.rh + '",' + self.rport, { timeout: nt, fin: 'CONNECT OK', fail: 'CONNECT FAIL' }, next);
+          return;
+        case 21:
+          self.so = err ? 0 : 2;
+          break;
+        case 30:
+          self.so = 0;
+          self.rs = 0;
+          // AT+CIPCLOSE → CLOSE OK (ERROR when nothing is connected, which is fine).
+          at.cmd('AT+CIPCLOSE', { fin: 'CLOSE OK' }, next);
+          return;
+        case 31:
+          cb(null);
+          return;
       }
       cb(err);
     }
     next(null, []);
   }
 
-  /** AT+CIPSTART="UDP","<ip>",<port> → OK, then CONNECT OK (or CONNECT FAIL); up to 75 s (TinyGSM). */
-  override sock(cb: ModemCallback): void {
-    const self = this;
-    this.open0 = false;
-    this.opening = true;
-    this.at.cmd(
-      'AT+CIPSTART="UDP","' + this.rh + '",' + this.rport,
-      { timeout: this.o.netTimeout || 60000, fin: 'CONNECT OK', fail: 'CONNECT FAIL' },
-      function (err: string | null): void {
-        self.open0 = !err;
-        self.opening = false;
-        cb(err);
-      },
-    );
-  }
-
-  override stop(cb: ModemCallback): void {
-    this.open0 = false;
-    this.opening = false;
-    this.reading = false;
-    // AT+CIPCLOSE → CLOSE OK (ERROR when nothing is connected, which is fine).
-    this.at.cmd('AT+CIPCLOSE', { fin: 'CLOSE OK' }, function (): void { cb(null); });
-  }
-
   /** AT+CIPSEND=<length> → ">" → exactly <length> bytes → SEND OK / SEND FAIL (AT+CIPQSEND=0, the default). */
-  override put(data: Uint8Array, cb: ModemCallback): void {
+  override tx(data: Uint8Array, host: string, port: number, cb: ModemCallback): void {
     this.at.cmd(
       'AT+CIPSEND=' + data.length,
       { data: data, fin: 'SEND OK', fail: 'SEND FAIL', retries: (this.o.sendTries || 2) - 1, timeout: this.o.timeout || 5000 },
-      function (err: string | null): void { cb(err); },
+      cb,
     );
   }
 }

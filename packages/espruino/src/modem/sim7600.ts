@@ -18,8 +18,8 @@
  * then `+CIPSEND: 0,<requested>,<sent>`.
  *
  * Receive: the manual-receive mode AT+CIPRXGET=1: `+CIPRXGET: 1,0` announces data,
- * AT+CIPRXGET=2,0,1460 returns `+CIPRXGET: 2,0,<n>,<left>` CR LF and <n> bytes (simbase.ts,
- * cipRxget). Its reply names no sender, so datagrams are handed out as coming from the last
+ * AT+CIPRXGET=2,0,1460 returns `+CIPRXGET: 2,0,<n>,<left>` CR LF and <n> bytes (simbase.ts).
+ * Its reply names no sender, so datagrams are handed out as coming from the last
  * destination sent to (or the configured remote) — right for a device talking to one WireGuard
  * peer. Firmware that refuses AT+CIPRXGET=1 pushes datagrams: with AT+CIPSRIP=1 and AT+CIPHEAD=1
  * each comes as `RECV FROM:<ip>:<port>` CR LF `+IPD<len>` CR LF <bytes>, with its real sender.
@@ -30,7 +30,7 @@
  * Device code (Espruino).
  */
 import type { AtEngine } from '../at.js';
-import { SIMCOM_MAX, cipRxget } from './simbase.js';
+import { SIMCOM_MAX } from './simbase.js';
 import { UdpModem } from './udp.js';
 import type { ModemCallback, ModemOptions } from './udp.js';
 
@@ -39,48 +39,31 @@ export const SIM7600_MAX = SIMCOM_MAX;
 
 /** SIM7500/SIM7600-series UDP driver (dialect 'sim7600'). */
 export class Sim7600Udp extends UdpModem {
-  /** Sender from the last `RECV FROM:` line (push mode). */
-  declare fh: string;
-  declare fp: number;
-  /** The network closed under us: AT+NETCLOSE before opening it again. */
-  declare netLost: boolean;
-
   constructor(at: AtEngine, opts?: ModemOptions) {
     super(at, opts);
-    const self = this;
-    this.fh = '';
-    this.fp = 0;
-    this.netLost = false;
     // Boot: RDY, +CPIN: READY, SMS DONE, PB DONE.
     at.watch('boot', 'RDY');
     at.watch('boot', '+CPIN: READY');
     at.watch('boot', 'SMS DONE');
     at.watch('down', '+CIPEVENT:');
     at.watch('down', '+IPCLOSE: 0,');
-    at.urc('+CIPEVENT:', function (): void { self.netLost = true; });
-    cipRxget(this, '+CIPRXGET: 1,0', 2, 'AT+CIPRXGET=2,0,' + SIMCOM_MAX);
-    // Push mode: "RECV FROM:<ip>:<port>" (AT+CIPSRIP=1), then "+IPD<len>" on its own line, then the bytes.
-    at.urc('RECV FROM:', function (l: string): void {
-      const i = l.lastIndexOf(':');
-      self.fh = l.substring(10, i);
-      self.fp = parseInt(l.substring(i + 1), 10);
-    });
-    at.raw(
-      '+IPD',
-      '\n',
-      function (h: string): number { return parseInt(h.substring(4), 10); },
-      function (buf: Uint8Array, len: number): void {
-        self.deliver(buf, len, self.fh || self.rh, self.fh ? self.fp : self.rport);
-        self.fh = '';
-      },
-    );
+    // Tags for UdpModem.ev: 'n' the network closed (AT+NETCLOSE before opening it again).
+    at.urc('+CIPEVENT:', 'n');
+    // Manual receive (simbase.ts): 'r' data announced; 'd' a datagram.
+    this.rcmd = 'AT+CIPRXGET=2,0,' + SIMCOM_MAX;
+    at.urc('+CIPRXGET: 1,0', 'r');
+    at.raw('+CIPRXGET: 2,', '\n', 1, 'd');
+    // Push mode: "RECV FROM:<ip>:<port>" (AT+CIPSRIP=1, tag 'f': the sender), then "+IPD<len>" on its own line, then the bytes.
+    at.urc('RECV FROM:', 'f');
+    at.raw('+IPD', '\n', 0, 'd');
   }
 
-  override start(cb: ModemCallback): void {
+  override start(cb: ModemCallback, mode: number): void {
     const self = this;
     const at = this.at;
     const nt = this.o.netTimeout || 60000;
-    let step = 0;
+    // Steps 0-12 open, 20-22 tear down (mode 1, the socket alone, is not used: the socket is unconnected).
+    let step = mode === 2 ? 20 : 0;
     function next(err: string | null, lines: string[]): void {
       switch (step++) {
         case 0:
@@ -161,32 +144,29 @@ export class Sim7600Udp extends UdpModem {
           if (err) break;
           cb(null);
           return;
+        case 20:
+          self.rs = 0;
+          at.cmd('AT+CIPCLOSE=0', { fin: '+CIPCLOSE: 0,0' }, next);
+          return;
+        case 21:
+          if (self.nl) {
+            // After +CIPEVENT the stack must be released before AT+NETOPEN works again (TinyGSM does the same).
+            self.nl = 0;
+            at.cmd('AT+NETCLOSE', { fin: '+NETCLOSE: 0', timeout: nt }, next);
+            return;
+          }
+          cb(null);
+          return;
+        case 22:
+          cb(null);
+          return;
       }
       cb(err);
     }
     next(null, []);
   }
 
-  override stop(cb: ModemCallback): void {
-    const self = this;
-    const at = this.at;
-    this.reading = false;
-    at.cmd('AT+CIPCLOSE=0', { fin: '+CIPCLOSE: 0,0' }, function (): void {
-      if (!self.netLost) {
-        cb(null);
-        return;
-      }
-      // After +CIPEVENT the stack must be released before AT+NETOPEN works again (TinyGSM does the same).
-      self.netLost = false;
-      at.cmd('AT+NETCLOSE', { fin: '+NETCLOSE: 0', timeout: self.o.netTimeout || 60000 }, function (): void { cb(null); });
-    });
-  }
-
   override tx(data: Uint8Array, host: string, port: number, cb: ModemCallback): void {
-    if (data.length > SIM7600_MAX) {
-      cb('size');
-      return;
-    }
     // Manual-mode reads carry no sender: attribute them to whom we talk to.
     this.rh = host;
     this.rport = port;

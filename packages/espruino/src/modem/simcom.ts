@@ -19,20 +19,20 @@
  * Device code (Espruino).
  */
 import type { AtEngine } from '../at.js';
-import { ConnectedUdpModem, SIMCOM_MAX } from './simbase.js';
-import { unquote } from './udp.js';
+import { SIMCOM_MAX } from './simbase.js';
+import { UdpModem } from './udp.js';
 import type { ModemCallback, ModemOptions } from './udp.js';
 
 /** Largest datagram AT+CASEND/AT+CARECV take (manual: <datalen> 1-1460, <readlen> 1-1460). */
 export { SIMCOM_MAX };
 
-/** SIM7080-family UDP driver (the connected-socket logic, `tx`, is in simbase.ts). */
-export class SimcomUdp extends ConnectedUdpModem {
+/** SIM7080-family UDP driver (the connected-socket logic is in UdpModem.send). */
+export class SimcomUdp extends UdpModem {
   constructor(at: AtEngine, opts?: ModemOptions) {
     super(at, opts);
-    const self = this;
+    this.cx = 1;
+    this.so = 0;
     this.rcmd = 'AT+CARECV=0,' + SIMCOM_MAX;
-    this.rresp = '+CARECV:';
     // RDY only comes at a fixed baud rate; "+CPIN: READY"/"SMS Ready" follow every boot (and CFUN=1).
     at.watch('boot', 'RDY');
     at.watch('boot', '+CPIN: READY');
@@ -41,40 +41,23 @@ export class SimcomUdp extends ConnectedUdpModem {
     at.watch('down', '+APP PDP: 0,DEACTIVE');
     at.watch('down', '+CASTATE: 0,0');
     at.watch('up', '+APP PDP: 0,ACTIVE');
-    at.urc('+CADATAIND:', function (): void { self.read(); });
-    at.urc('+CAURC: "recv"', function (): void { self.read(); });
+    // Tags for UdpModem.ev ('r': data announced; 'd': a datagram).
+    at.urc('+CADATAIND:', 'r');
+    at.urc('+CAURC: "recv"', 'r');
     // AT+CARECV=<cid>,<readlen> → "+CARECV: <recvlen>,<data>" (binary, exactly recvlen bytes).
-    at.raw(
-      '+CARECV: ',
-      ',',
-      function (h: string): number { return parseInt(h.substring(9), 10); },
-      function (buf: Uint8Array, len: number): void {
-        self.got = len > 0;
-        self.deliver(buf, len, self.rh, self.rport);
-      },
-    );
+    at.raw('+CARECV: ', ',', 0, 'd');
     // Push mode: +CAURC: "recv",<cid>,<len>[,<ip>,<port>]<CR><LF><data>.
-    at.raw(
-      '+CAURC: "recv",',
-      '\n',
-      function (h: string): number {
-        const f = h.split(',');
-        return f.length > 2 ? parseInt(f[2]!, 10) : -1;
-      },
-      function (buf: Uint8Array, len: number, h: string): void {
-        const f = h.split(',');
-        self.deliver(buf, len, f.length > 4 ? unquote(f[3]!) : self.rh, f.length > 4 ? parseInt(f[4]!, 10) : self.rport);
-      },
-    );
+    at.raw('+CAURC: "recv",', '\n', 1, 'd');
   }
 
-  override start(cb: ModemCallback): void {
+  override start(cb: ModemCallback, mode: number): void {
     const self = this;
     const at = this.at;
     const nt = this.o.netTimeout || 60000;
-    let step = 0;
+    // Steps 0-6 bring the PDP context up, 10-11 (re)open socket 0 to rh:rport, 20 tears it down.
+    let step = mode === 2 ? 20 : mode === 1 ? 10 : 0;
     let polls = 0;
-    this.open0 = false;
+    if (mode === 0) this.so = 0;
     function next(err: string | null, lines: string[]): void {
       switch (step++) {
         case 0:
@@ -101,10 +84,15 @@ export class SimcomUdp extends ConnectedUdpModem {
           return;
         case 4: {
           if (err) break;
-          if (self.pdp(lines)) {
-            step = 6;
-            next(null, []);
-            return;
+          for (let i = 0; i < lines.length; i++) {
+            const f = lines[i]!.substring(8).split(',');
+            if (lines[i]!.substring(0, 8) === '+CNACT: ' && parseInt(f[0]!, 10) === 0 && parseInt(f[1]!, 10) === 1 && f.length > 2) {
+              // Context 0 is active.
+              self.ip = f[2]!.trim().split('"').join('');
+              step = 6;
+              next(null, []);
+              return;
+            }
           }
           if (polls === 0) {
             // AT+CNACT=<pdpidx>,<action>: 1 = activate; OK, then URC "+APP PDP: 0,ACTIVE".
@@ -131,7 +119,34 @@ export class SimcomUdp extends ConnectedUdpModem {
             cb(null);
             return;
           }
-          self.sock(cb);
+          step = 10;
+          next(null, []);
+          return;
+        case 10:
+          // (Re)open socket 0 to rh:rport. AT+CACLOSE=<cid>: ERROR when it was not open, which is fine.
+          self.so = 1;
+          at.cmd('AT+CACLOSE=0', null, next);
+          return;
+        case 11:
+          // AT+CAOPEN=<cid>,<pdp_index>,<conn_type>,<server>,<port> → +CAOPEN: <cid>,<result> (0 = ok), OK.
+          at.cmd('AT+CAOPEN=0,0,"UDP","' + self.rh + '",' + self.rport, { timeout: nt, resp: '+CAOPEN:' }, next);
+          return;
+        case 12:
+          if (!err) {
+            err = 'CAOPEN';
+            for (let i = 0; i < lines.length; i++) {
+              if (lines[i]!.substring(0, 8) === '+CAOPEN:') err = lines[i]!.split(',')[1] === '0' ? null : lines[i]!;
+            }
+          }
+          self.so = err ? 0 : 2;
+          break;
+        case 20:
+          self.so = 0;
+          self.rs = 0;
+          at.cmd('AT+CACLOSE=0', null, next);
+          return;
+        case 21:
+          cb(null);
           return;
       }
       cb(err);
@@ -139,58 +154,12 @@ export class SimcomUdp extends ConnectedUdpModem {
     next(null, []);
   }
 
-  /** Parses AT+CNACT? lines; sets `ip` and returns true when context 0 is active. */
-  pdp(lines: string[]): boolean {
-    for (let i = 0; i < lines.length; i++) {
-      const f = lines[i]!.substring(8).split(',');
-      if (lines[i]!.substring(0, 8) === '+CNACT: ' && parseInt(f[0]!, 10) === 0 && parseInt(f[1]!, 10) === 1 && f.length > 2) {
-        this.ip = unquote(f[2]!.trim());
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /** (Re)opens socket 0 to rh:rport. */
-  override sock(cb: ModemCallback): void {
-    const self = this;
-    const at = this.at;
-    this.open0 = false;
-    this.opening = true;
-    // AT+CACLOSE=<cid>: ERROR when it was not open, which is fine.
-    at.cmd('AT+CACLOSE=0', null, function (): void {
-      // AT+CAOPEN=<cid>,<pdp_index>,<conn_type>,<server>,<port> → +CAOPEN: <cid>,<result> (0 = ok), OK.
-      at.cmd(
-        'AT+CAOPEN=0,0,"UDP","' + self.rh + '",' + self.rport,
-        { timeout: self.o.netTimeout || 60000, resp: '+CAOPEN:' },
-        function (err: string | null, lines: string[]): void {
-          if (!err) {
-            err = 'CAOPEN';
-            for (let i = 0; i < lines.length; i++) {
-              if (lines[i]!.substring(0, 8) === '+CAOPEN:') err = lines[i]!.split(',')[1] === '0' ? null : lines[i]!;
-            }
-          }
-          self.open0 = !err;
-          self.opening = false;
-          cb(err);
-        },
-      );
-    });
-  }
-
-  override stop(cb: ModemCallback): void {
-    this.open0 = false;
-    this.opening = false;
-    this.reading = false;
-    this.at.cmd('AT+CACLOSE=0', null, function (): void { cb(null); });
-  }
-
   /** AT+CASEND=<cid>,<datalen> → ">" → exactly datalen bytes → OK. */
-  override put(data: Uint8Array, cb: ModemCallback): void {
+  override tx(data: Uint8Array, host: string, port: number, cb: ModemCallback): void {
     this.at.cmd(
       'AT+CASEND=0,' + data.length,
       { data: data, retries: (this.o.sendTries || 2) - 1, timeout: this.o.timeout || 5000 },
-      function (err: string | null): void { cb(err); },
+      cb,
     );
   }
 }

@@ -5,7 +5,9 @@
  * WireGuard device must re-handshake at once); close.
  *
  * Device code (Espruino). A dialect subclass provides `start` (bring the bearer and the socket
- * up, set `ip`), `stop` (tear down, errors ignored) and `tx` (send one datagram).
+ * up and set `ip`; open only the socket; or tear down, errors ignored) and `tx` (send one
+ * datagram), and registers its lines with the AT engine in its constructor — by tag, so that
+ * every URC and payload reaches `UdpModem.ev` and no driver keeps closures (RAM on Espruino).
  */
 import type { AtEngine } from '../at.js';
 
@@ -65,71 +67,78 @@ export interface ModemOptions {
   sendTries?: number;
 }
 
-/** Strips one pair of double quotes. */
-export function unquote(s: string): string {
-  return s.charAt(0) === '"' && s.charAt(s.length - 1) === '"' ? s.substring(1, s.length - 1) : s;
-}
-
 /**
  * Life cycle shared by the drivers. States: 0 closed, 1 opening, 2 up, 3 recovering.
- * Subclasses implement start/stop/tx (abstract: no default methods in RAM on the device) and,
- * for dialects that fetch datagrams with a command, set `rcmd`/`rresp` (see `read`).
+ *
+ * On Espruino every function object, parameter and field costs RAM, so the shared behaviour is
+ * data-driven and lives in few functions: one event dispatcher `ev` (bound once as the engine's
+ * listener) takes the engine's events, the drivers' tagged URCs and payloads (see `ev`), and
+ * schedules recovery; a subclass adds only `start` (a state machine with three entry points) and
+ * `tx`. Dialects whose socket is connected to one remote (`cx`) get their socket handling in `send`.
  */
 export abstract class UdpModem implements ModemUdp {
   declare at: AtEngine;
   declare o: ModemOptions;
   /** Local IP, set by start. */
   declare ip: string;
-  /** Current remote for connected-socket dialects (from options, or the first destination). */
+  /** Current remote for connected-socket dialects (from options, or the first destination); the sender of datagrams whose reply names none. */
   declare rh: string;
   declare rport: number;
   declare st: number;
-  declare rx: ModemReceive | null;
-  declare evcb: ModemEvent | null;
+  declare rx?: ModemReceive;
+  declare evcb?: ModemEvent;
   declare gen: number;
+  /** Recovery timer (0: none), back-off, send timeouts in a row. */
   declare tmr: unknown;
   declare wait: number;
   declare fails: number;
-  declare ever: boolean;
-  /** A recovery attempt is in flight. */
-  declare busy: boolean;
-  /** Read loop (dialects that fetch datagrams with a command): running, asked again, last read got data, failures in a row. */
-  declare reading: boolean;
-  declare again: boolean;
-  declare got: boolean;
+  /** 1 after the first 'up'; 1 while a recovery attempt is in flight. */
+  declare ever: number;
+  declare busy: number;
+  /** Read loop (dialects that fetch datagrams with a command): 1 running, 2 asked again, 4 the last read left data; failures in a row. */
+  declare rs: number;
   declare rfail: number;
-  /** The read command and its response prefix (dialects that fetch datagrams; see `read`). */
-  declare rcmd: string;
-  declare rresp: string;
+  /** Largest datagram the dialect sends. */
+  declare mx: number;
+  /**
+   * The read command (dialects that fetch datagrams; see `ev` 'r'). Its reply lines are taken by
+   * the dialect's `raw` header or match no URC prefix, so it needs no `resp` prefix.
+   */
+  declare rcmd?: string;
+  /**
+   * Connected-socket dialects only: 1 a socket connected to rh:rport (a datagram to another remote
+   * reopens it), 2 a link opened to rh:rport that sends anywhere (ESP-AT); `so` its state: 0 closed, 1 opening, 2 open.
+   */
+  declare cx?: number;
+  declare so?: number;
+  /** Tag 'n': the network was closed under us, the driver releases it before opening it again. */
+  declare nl?: number;
+  /** Tag 'f': sender of the next pushed datagram whose header names none (SIM7600 `RECV FROM:`). */
+  declare fh?: string;
+  declare fp?: number;
 
   constructor(at: AtEngine, opts?: ModemOptions) {
     const o = opts || {};
+    // Only the options given: a field set to undefined still costs RAM on Espruino (host/port are in rh/rport).
+    const c: Record<string, unknown> = {};
+    for (const k in o) if ((o as Record<string, unknown>)[k] !== undefined && k !== 'host' && k !== 'port') c[k] = (o as Record<string, unknown>)[k];
     this.at = at;
-    this.o = o;
+    this.o = c as ModemOptions;
     this.ip = '';
     this.rh = o.host || '';
     this.rport = o.port || 0;
     this.st = 0;
-    this.rx = null;
-    this.evcb = null;
     this.gen = 0;
-    this.tmr = null;
+    this.tmr = 0;
     this.wait = 0;
     this.fails = 0;
-    this.ever = false;
-    this.busy = false;
-    this.reading = false;
-    this.again = false;
-    this.got = false;
+    this.ever = 0;
+    this.busy = 0;
+    this.rs = 0;
     this.rfail = 0;
-    this.rcmd = '';
-    this.rresp = '';
-    const self = this;
-    at.onEvent(function (type: string, line: string): void {
-      if (type === 'reset') self.lost(line, true);
-      else if (type === 'down') self.lost(line, false);
-      else if (type === 'up' && self.st === 3 && !self.busy) self.retry(0);
-    });
+    this.mx = 1460;
+    // A bound method, not a closure: a closure would keep this constructor's scope alive.
+    at.onEvent(this.ev.bind(this));
   }
 
   open(cb: ModemCallback): void {
@@ -147,9 +156,13 @@ export abstract class UdpModem implements ModemUdp {
         cb(err);
         return;
       }
-      self.up();
+      self.st = 2;
+      self.fails = 0;
+      self.wait = 0;
+      if (self.evcb) self.evcb(self.ever ? 'reattach' : 'up', self.ip);
+      self.ever = 1;
       cb(null);
-    });
+    }, 0);
   }
 
   send(buf: Uint8Array, off: number, len: number, host: string, port: number, cb?: ModemCallback): void {
@@ -158,16 +171,49 @@ export abstract class UdpModem implements ModemUdp {
       if (cb) cb('down');
       return;
     }
+    if (len > this.mx) {
+      if (cb) cb('size');
+      return;
+    }
     // A private copy: the caller's buffer is reused at once.
     const d = new Uint8Array(len);
     d.set(buf.subarray(off, off + len));
-    this.tx(d, host, port, function (err: string | null): void {
+    function fin(err: string | null): void {
       // Repeated send timeouts: the modem or the link is gone; probe it by recovering.
       if (err === 'timeout') {
-        if (++self.fails >= 3) self.lost('timeout', false);
+        if (++self.fails >= 3) self.ev('down', 'timeout');
       } else if (!err) self.fails = 0;
       if (cb) cb(err);
-    });
+    }
+    const cx = this.cx;
+    if (cx) {
+      if ((cx === 1 || this.so !== 2) && (host !== this.rh || port !== this.rport)) {
+        const first = !this.rh;
+        this.rh = host;
+        this.rport = port;
+        if (!first && cx === 1) {
+          // A connected socket: a new remote means a new socket (and a new NAT mapping).
+          // Restart it on purpose: no 'down', but 'reattach' when back.
+          this.st = 3;
+          this.ev('t', '', undefined, 0);
+          fin('reopen');
+          return;
+        }
+      }
+      if (this.so !== 2) {
+        // One open at a time: a datagram sent meanwhile is dropped (WireGuard retransmits).
+        if (this.so === 1) {
+          fin('busy');
+          return;
+        }
+        this.start(function (err: string | null): void {
+          if (err) fin(err);
+          else self.tx(d, host, port, fin);
+        }, 1);
+        return;
+      }
+    }
+    this.tx(d, host, port, fin);
   }
 
   onReceive(cb: ModemReceive): void {
@@ -181,11 +227,11 @@ export abstract class UdpModem implements ModemUdp {
   close(cb?: ModemCallback): void {
     this.st = 0;
     this.gen++;
-    this.busy = false;
-    this.retry(-1);
-    this.stop(function (): void {
+    this.busy = 0;
+    this.ev('t', '', undefined, -1);
+    this.start(function (): void {
       if (cb) cb(null);
-    });
+    }, 2);
   }
 
   isUp(): boolean {
@@ -196,104 +242,133 @@ export abstract class UdpModem implements ModemUdp {
     return this.ip;
   }
 
-  /** Brings the bearer and socket up; sets `ip`. */
-  abstract start(cb: ModemCallback): void;
+  /**
+   * The dialect's state machine. `mode` 0: bring the bearer and the socket up (the socket only
+   * when the remote is known, for connected-socket dialects), set `ip`; 1: (re)open the socket
+   * to rh:rport (connected-socket dialects; sets `so`); 2: tear the socket (and, after a network
+   * loss, the bearer) down — never fails, and stops the read loop.
+   */
+  abstract start(cb: ModemCallback, mode: number): void;
 
-  /** Tears the socket (and, after a network loss, the bearer) down; never fails. */
-  abstract stop(cb: ModemCallback): void;
-
-  /** Sends one datagram (a private copy). */
+  /** Sends one datagram (a private copy, within `mx`; for connected dialects the socket is open). */
   abstract tx(data: Uint8Array, host: string, port: number, cb: ModemCallback): void;
 
-  /** Delivers a datagram to the receive callback. */
-  deliver(buf: Uint8Array, len: number, host: string, port: number): void {
-    if (this.rx && this.st === 2 && len > 0) this.rx(buf, 0, len, host, port);
-  }
-
   /**
-   * Fetches datagrams with the dialect's read command `rcmd` (one per call; `rresp` its response
-   * prefix) until a read returns none. The modem announces new data only once until its buffer
-   * is drained, so a failed or refused read is retried.
+   * The one event dispatcher (bound as the AT engine's listener). Engine events: 'reset' (the
+   * modem restarted) and 'down' (bearer/socket lost; also 'timeout' from `send`) start a
+   * recovery — while already recovering, only a restart matters (our own teardown may cause
+   * 'closed' lines); 'up' (network back) retries at once. Driver tags: 'r' (data announced:
+   * fetch datagrams with `rcmd`), 'n' (network closed: see `nl`), 'f' (`RECV FROM:<ip>:<port>`),
+   * 'd' (a `raw` payload: `line` = the header's fields after the length, `<ip>,<port>` when it
+   * names the sender, `<left>` when it says how much the modem still holds). Internal: 't'
+   * schedules a recovery attempt in `n` ms, replacing any scheduled one (n < 0 only cancels).
    */
-  read(): void {
+  ev(t: string, line: string, buf?: Uint8Array, n?: number): void {
     const self = this;
-    if (this.reading) {
-      this.again = true;
-      return;
-    }
-    this.reading = true;
-    this.again = false;
-    this.got = false;
-    this.at.cmd(this.rcmd, { resp: this.rresp }, function (err: string | null): void {
-      self.reading = false;
-      if (self.st === 0 || err === 'closed' || err === 'reset') return;
-      if (err) {
-        if (++self.rfail < 5) setTimeout(function (): void { self.read(); }, 200);
-        return;
-      }
-      self.rfail = 0;
-      if (self.got || self.again) self.read();
-    });
-  }
-
-  /**
-   * Loss of the bearer/socket (`boot`: the modem restarted). While already recovering, only a
-   * restart matters (our own teardown may cause 'closed' lines).
-   */
-  lost(why: string, boot: boolean): void {
-    if (this.st === 2) {
-      this.st = 3;
-      this.wait = 0;
-      this.fails = 0;
-      if (this.evcb) this.evcb('down', why);
-    } else if (this.st !== 3 || !boot) {
-      return;
-    }
-    this.gen++;
-    this.retry(boot ? (this.o.bootDelay === undefined ? 2000 : this.o.bootDelay) : 0);
-  }
-
-  /** Open or recovered: 'up' the first time, 'reattach' after. */
-  private up(): void {
-    this.st = 2;
-    this.fails = 0;
-    this.wait = 0;
-    if (this.evcb) this.evcb(this.ever ? 'reattach' : 'up', this.ip);
-    this.ever = true;
-  }
-
-  /** Schedules a recovery attempt (replacing any scheduled one); ms < 0 only cancels. */
-  retry(ms: number): void {
-    const self = this;
-    if (this.tmr !== null) clearTimeout(this.tmr as Parameters<typeof clearTimeout>[0]);
-    this.tmr = null;
-    if (ms < 0) return;
-    this.tmr = setTimeout(function (): void {
-      self.tmr = null;
-      self.attempt();
-    }, ms);
-  }
-
-  private attempt(): void {
-    const self = this;
-    if (this.st !== 3) return;
-    const g = ++this.gen;
-    this.busy = true;
-    this.stop(function (): void {
-      if (g !== self.gen) return;
-      self.start(function (err: string | null): void {
-        if (g !== self.gen || self.st !== 3) return;
-        self.busy = false;
-        if (!err) {
-          self.up();
+    let ms = -1;
+    switch (t) {
+      case 'reset':
+      case 'down':
+        if (this.st === 2) {
+          this.st = 3;
+          this.wait = 0;
+          this.fails = 0;
+          if (this.evcb) this.evcb('down', line);
+        } else if (this.st !== 3 || t !== 'reset') {
           return;
         }
-        const min = self.o.retryMin || 1000;
-        const max = self.o.retryMax || 60000;
-        self.wait = self.wait ? (self.wait * 2 > max ? max : self.wait * 2) : min;
-        if (self.evcb) self.evcb('error', err);
-        self.retry(self.wait);
-      });
-    });
+        this.gen++;
+        ms = t === 'reset' ? (this.o.bootDelay === undefined ? 2000 : this.o.bootDelay) : 0;
+        break;
+      case 'up':
+        if (this.st !== 3 || this.busy) return;
+        ms = 0;
+        break;
+      case 't':
+        ms = n!;
+        break;
+      case 'r':
+        // The modem announces new data only once until its buffer is drained, so reads repeat
+        // until one returns none, and a failed or refused read is retried.
+        if (this.rs & 1) {
+          this.rs |= 2;
+          return;
+        }
+        this.rs = 1;
+        this.at.cmd(this.rcmd!, null, function (err: string | null): void {
+          self.rs &= ~1;
+          if (self.st === 0 || err === 'closed' || err === 'reset') return;
+          if (err) {
+            if (++self.rfail < 5) setTimeout(function (): void { self.ev('r', ''); }, 200);
+            return;
+          }
+          self.rfail = 0;
+          if (self.rs & 6) self.ev('r', '');
+        });
+        return;
+      case 'n':
+        this.nl = 1;
+        return;
+      case 'f': {
+        const i = line.lastIndexOf(':');
+        this.fh = line.substring(10, i);
+        this.fp = parseInt(line.substring(i + 1), 10);
+        return;
+      }
+      case 'd': {
+        const f = line.split(',');
+        if (!buf) {
+          // The header: does the modem hold more? Taken from the header, so a payload the engine
+          // drops (too big, or cut short) does not stop the reads while the modem still holds data
+          // it will not announce again.
+          if (f.length === 1 && f[0] !== '' ? parseInt(f[0]!, 10) > 0 : n! > 0) this.rs |= 4;
+          return;
+        }
+        let h = this.rh;
+        let p = this.rport;
+        if (f.length > 1) {
+          h = f[0]!.split('"').join('');
+          p = parseInt(f[1]!, 10);
+        } else if (this.fh) {
+          h = this.fh;
+          p = this.fp!;
+          this.fh = '';
+        }
+        if (this.rx && this.st === 2 && n! > 0) this.rx(buf, 0, n!, h, p);
+        return;
+      }
+      default:
+        return;
+    }
+    if (this.tmr) clearTimeout(this.tmr as ReturnType<typeof setTimeout>);
+    this.tmr = 0;
+    if (ms < 0) return;
+    this.tmr = setTimeout(function (): void {
+      // A recovery attempt: tear down, start again; on failure back off and schedule the next.
+      self.tmr = 0;
+      if (self.st !== 3) return;
+      const g = ++self.gen;
+      self.busy = 1;
+      self.start(function (): void {
+        if (g !== self.gen) return;
+        self.start(function (err: string | null): void {
+          if (g !== self.gen || self.st !== 3) return;
+          self.busy = 0;
+          if (!err) {
+            self.st = 2;
+            self.fails = 0;
+            self.wait = 0;
+            if (self.evcb) self.evcb(self.ever ? 'reattach' : 'up', self.ip);
+            self.ever = 1;
+            return;
+          }
+          const min = self.o.retryMin || 1000;
+          const max = self.o.retryMax || 60000;
+          self.wait = self.wait ? (self.wait * 2 > max ? max : self.wait * 2) : min;
+          if (self.evcb) self.evcb('error', err);
+          self.ev('t', '', undefined, self.wait);
+        }, 0);
+      }, 2);
+    }, ms);
   }
 }
