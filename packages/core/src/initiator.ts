@@ -101,17 +101,19 @@ const H0 = 256, CK0 = 288;
 const PEPRIV = 320, PEPUB = 352, PES = 384;
 /** The handshake in flight: ephemeral private key, chaining key, hash. */
 const EPRIV = 416, CK = 448, H = 480;
-/** KDF scratch: t0; the second and third outputs. */
-const T0 = 512, K1 = 544, K2 = 576;
-/** The response's ephemeral; its chaining key and hash, worked on aside (a forgery spoils nothing). */
-const ER = 608, CK2 = 640, H2 = 672;
 /** mac1 of the last initiation (16) and the cookie (16). */
-const MAC1 = 704, COOKIE = 720;
+const MAC1 = 512, COOKIE = 528;
 /** Session keys: slot k's send key at KEYS + 64k, receive key 32 bytes further. */
-const KEYS = 736;
+const KEYS = 544;
+const B_SIZE = KEYS + 128;
+// A handshake step's scratch, after B in the step's working copy (see `handshake`):
+/** KDF scratch: t0; the second and third outputs. */
+const T0 = B_SIZE, K1 = B_SIZE + 32, K2 = B_SIZE + 64;
+/** The response's ephemeral; its chaining key and hash, worked on aside (a forgery spoils nothing). */
+const ER = B_SIZE + 96, CK2 = B_SIZE + 128, H2 = B_SIZE + 160;
 /** HMAC's 64-byte key pad and a counter byte. */
-const PAD = 864;
-const B_SIZE = PAD + 65;
+const PAD = B_SIZE + 192;
+const STEP_SIZE = PAD + 65;
 
 // N: timers (monotonic ms, Infinity = off), then per session slot (k = 0, 1) 4 numbers.
 const T_RETRANSMIT = 0, T_SEND_KEEPALIVE = 1, T_NEW_HANDSHAKE = 2, T_ZERO = 3, T_PERSISTENT = 4, T_ADAPTIVE = 5;
@@ -291,7 +293,7 @@ export class Initiator {
    * peer static). Call it while idle; the next initiation then costs no scalar multiplication.
    */
   precompute(): void {
-    this.handshake(OP_PRECOMPUTE, 0, this.B, 0, '');
+    if (!this.hasPre) this.handshake(OP_PRECOMPUTE, 0, this.B, 0, '');
   }
 
   /**
@@ -300,7 +302,9 @@ export class Initiator {
    */
   private initiate(now: number, retry: boolean): void {
     if (!retry) this.attempts = 0;
-    if (now - this.N[LAST_SENT] >= REKEY_TIMEOUT && this.endpoint !== null) this.handshake(OP_INITIATE, now, this.tx, 0, '');
+    if (now - this.N[LAST_SENT] < REKEY_TIMEOUT || this.endpoint === null) return;
+    this.precompute();
+    this.handshake(OP_INITIATE, now, this.tx, 0, '');
   }
 
   /**
@@ -312,7 +316,12 @@ export class Initiator {
    * Returns 0, or the drops.ts reason (counted by the caller).
    */
   private handshake(op: number, now: number, buf: Uint8Array, off: number, ep: string): number {
-    const B = this.B;
+    // The step works on a copy of B extended by its scratch (KDF outputs, the response's
+    // ephemeral and hashes, the HMAC pad), which thus exists only while the step runs; B gets
+    // the result back (`back`), and the copy is zeroed.
+    const B = new Uint8Array(STEP_SIZE);
+    B.set(this.B);
+    let back = true;
     const N = this.N;
     const s = this.s;
     /** A view of B, as the suite takes keys and hashes: made per use (views cost RAM on Espruino). */
@@ -358,7 +367,6 @@ export class Initiator {
     let r = 0;
     switch (op) {
       case OP_PRECOMPUTE:
-        if (this.hasPre) break;
         this.random(B, PEPRIV, 32);
         h.x25519(at(PEPUB, 32), at(PEPRIV, 32), null);
         // The peer's key is not low-order (checked at construction), so this cannot fail.
@@ -367,7 +375,6 @@ export class Initiator {
         break;
       case OP_INITIATE: {
         const m = buf;
-        if (!this.hasPre) this.handshake(OP_PRECOMPUTE, now, buf, 0, ep);
         this.hasPre = false;
         B.set(B.subarray(PEPRIV, PEPRIV + 32), EPRIV);
         this.random(m, 4, 4);
@@ -439,11 +446,15 @@ export class Initiator {
         // (T_send, T_recv) = KDF2(ck, ε): the session. The older slot gives way.
         kdf(2, CK2, B, 0, 0);
         const k = this.cur === 0 ? 1 : 0;
+        // What follows (the confirming packet) uses B itself: the step's result goes back now.
+        this.B.set(B.subarray(0, B_SIZE));
+        back = false;
         this.freeSlot(k);
         this.prev = this.cur;
         this.cur = k;
-        B.set(B.subarray(CK2, CK2 + 32), KEYS + 64 * k);
-        B.set(B.subarray(K1, K1 + 32), KEYS + 64 * k + 32);
+        this.B.set(B.subarray(CK2, CK2 + 32), KEYS + 64 * k);
+        this.B.set(B.subarray(K1, K1 + 32), KEYS + 64 * k + 32);
+        B.fill(0);
         N[S_CREATED + 4 * k] = now;
         N[S_COUNTER + 4 * k] = 0;
         N[S_LOCAL + 4 * k] = N[HS_INDEX]!;
@@ -482,6 +493,8 @@ export class Initiator {
         N[COOKIE_AT] = now;
       }
     }
+    if (back) this.B.set(B.subarray(0, B_SIZE));
+    B.fill(0);
     if (outer) this.h = null;
     return r;
   }
@@ -908,9 +921,7 @@ export class Initiator {
   private clearHandshake(): void {
     this.hs = HS_NONE;
     this.N[HS_INDEX] = -1;
-    // The handshake and the KDF's scratch (t0, outputs, HMAC pad) hold copies of the chaining and session keys.
-    this.B.fill(0, EPRIV, MAC1);
-    this.B.fill(0, PAD, B_SIZE);
+    this.B.fill(0, EPRIV, H + 32);
   }
 
   /**

@@ -101,9 +101,12 @@ function runEspruino(script: string, onLine: (l: string) => void, limitS: number
 
 async function main(): Promise<void> {
   // 1. The build into Storage (what the flasher does over the REPL), in its own interpreter run.
+  // In 2 KB chunks, as the flasher writes: a small-memory build cannot hold the whole file in RAM.
+  const size = readFileSync(bundleFile).length;
   const store = await runEspruino(
-    `require('Storage').write('wgjs.js', require('fs').readFileSync(${JSON.stringify(bundleFile)}));\n` +
-    `console.log('STORED ' + require('Storage').read('wgjs.js').length);\nquit();\n`,
+    `var f = E.openFile(${JSON.stringify(bundleFile)}, 'r'), S = require('Storage'), off = 0, c;\n` +
+    `while (off < ${size}) { c = f.read(2048); if (off === 0) S.write('wgjs.js', c, 0, ${size}); else S.write('wgjs.js', c, off); off += c.length; }\n` +
+    `f.close();\nconsole.log('STORED ' + S.read('wgjs.js').length);\nquit();\n`,
     () => {},
     60,
   );

@@ -294,8 +294,6 @@ class Device implements WgjsApi {
    * source at all, the native module's source.
    */
   declare pool: Uint8Array;
-  declare t: Uint8Array;
-  declare raw: Uint8Array;
   declare weak: boolean;
   declare hw: ((out: Uint8Array) => void) | null;
   /** Configured endpoint: host (name or IPv4) and port; `ep` the engine's string once resolved. */
@@ -315,7 +313,7 @@ class Device implements WgjsApi {
   declare sPort: number;
   declare sendCb: (err: string | null) => void;
   /** A handshake response waiting for the AT queue to go idle. */
-  declare rsp: Uint8Array;
+  declare rsp: Uint8Array | null;
   declare rspEp: string;
   declare rspWait: boolean;
   declare dst: Uint8Array;
@@ -402,16 +400,15 @@ class Device implements WgjsApi {
     this.hw = nat && nat.random ? (nat.random as (o: Uint8Array) => void).bind(nat) : null;
     this.weak = !this.hw && (typeof E === 'undefined' || typeof E.hwRand !== 'function');
     this.pool = new Uint8Array(32);
-    this.t = new Uint8Array(32);
-    this.raw = new Uint8Array(64);
     this.c = cr.s;
     this.cname = nat ? 'native' : 'portable';
     // pool = H_key(raw || reservation): keyed with the private key, salted with this boot's reservation.
-    this.rand(this.raw, 0, 0);
+    const raw = new Uint8Array(64);
+    for (let i = 0; i < 64; i += 8) this.rand(raw, i, 8);
     const c = this.c;
     const h = c.handshake();
     h.hashInit(32, key, 32);
-    h.hashUpdate(this.raw, 0, 64);
+    h.hashUpdate(raw, 0, 64);
     h.hashUpdate(this.taiR, 0, 12);
     h.hashFinal(this.pool, 0);
     const mtu = cfg.mtu || 576;
@@ -449,7 +446,7 @@ class Device implements WgjsApi {
     this.sEp = '';
     this.sHost = '';
     this.sPort = 0;
-    this.rsp = new Uint8Array(92);
+    this.rsp = null;
     this.rspEp = '';
     this.rspWait = false;
     this.dst = new Uint8Array(4);
@@ -533,24 +530,24 @@ class Device implements WgjsApi {
    * with the private key and salted with the boot's TAI reservation (new every boot), so a weak
    * or repeating source does not give predictable or repeated ephemeral keys; shorter ones
    * (indexes, jitter: on the data path) come from the source directly, one word per 4 bytes.
-   * `len` 0 only refills `raw` (all 64 bytes) from the source.
    */
   rand(buf: Uint8Array, off: number, len: number): void {
-    const r = this.raw;
-    const t = this.t;
-    const n = len > 0 && len <= 8 ? len : 64;
-    for (let done = 0; done < len || done === 0; done += 32) {
-      if (this.hw) this.hw(r);
+    // A few bytes go straight from the source; keys through the pool, with scratch made per call
+    // (they are drawn only during handshake steps, so nothing is kept for them at rest).
+    const few = len <= 8;
+    const r = few ? buf : new Uint8Array(64);
+    const t = few ? buf : new Uint8Array(32);
+    const o = few ? off : 0;
+    const n = few ? len : 64;
+    for (let done = 0; done < len; done += 32) {
+      if (this.hw) this.hw(few ? buf.subarray(off, off + len) : r);
       else {
         for (let i = 0; i < n; i += 4) {
           const v = this.weak ? (Math.random() * 4294967296) ^ (getTime() * 1e6) : (E.hwRand as () => number)();
-          r[i] = v & 255; r[i + 1] = (v >> 8) & 255; r[i + 2] = (v >> 16) & 255; r[i + 3] = (v >> 24) & 255;
+          for (let j = 0; j < 4 && i + j < n; j++) r[o + i + j] = (v >> (8 * j)) & 255;
         }
       }
-      if (len <= 8) {
-        for (let i = 0; i < len; i++) buf[off + i] = r[i]!;
-        return;
-      }
+      if (few) return;
       // t = H_pool(raw); output = H_t(0); pool = H_t(1): an output never reveals the next pool.
       // Keys are drawn during handshake steps: use that step's hash (else make one).
       const h = this.engine && this.engine.h ? this.engine.h : this.c.handshake();
@@ -567,8 +564,12 @@ class Device implements WgjsApi {
       h.hashFinal(t, 0);
       for (let i = 0; i < 32 && done + i < len; i++) buf[off + done + i] = t[i]!;
     }
-    t.fill(0);
+    if (!few) {
+      r.fill(0);
+      t.fill(0);
+    }
   }
+
 
   emit(o: Record<string, unknown>): void {
     print(o);
@@ -740,6 +741,8 @@ class Device implements WgjsApi {
     if ((type === 1 || type === 2) && this.now() < this.cool) return;
     if (type === 2 && len === 92) {
       // A response: 2 X25519. Copied and processed once no AT command is in flight.
+      // Held only until processed (RAM at rest on a board).
+      if (this.rsp === null) this.rsp = new Uint8Array(92);
       this.rsp.set(b.subarray(off, off + 92));
       this.rspEp = ep;
       if (!this.rspWait) {
@@ -772,7 +775,8 @@ class Device implements WgjsApi {
     this.rspWait = false;
     const t0 = this.now();
     this.justDone = false;
-    this.engine.receive(t0, this.rsp, 0, 92, this.rspEp);
+    this.engine.receive(t0, this.rsp as Uint8Array, 0, 92, this.rspEp);
+    this.rsp = null;
     this.rspMs = this.now() - t0;
     if (this.justDone) {
       // A handshake completed.
