@@ -156,46 +156,61 @@ async function main(): Promise<void> {
 var S = require('Storage');
 S.write('wgjs.cfg', ${JSON.stringify(JSON.stringify(cfg))});
 function mem() { return process.memory().usage; }
-var M = { before: mem() };
-// The timer below cannot sample while a handshake computes (the interpreter is busy for seconds):
+// Everything this script keeps is allocated before M.before is taken (fields and counters preset,
+// the sampling interval running), so the numbers below are the peer's own.
+var M = { before: 0, loaded: 0, started: 0, startMs: 0, up: 0, peakFirstHandshake: 0, rest: 0, afterUdp: 0, peakAll: 0, peakCompute: 0 };
+var hs = [${new Array(handshakes).fill(0).join(', ')}];
+var peak = 0, n = 0, t0 = 0.5, tHs = 0.5, phase = 0, peakCpu = 0, nConv = 0;
+// The timer cannot sample while a handshake computes (the interpreter is busy for seconds):
 // X25519 calls E.convolve thousands of times, so every 256th call samples too.
-var peakCpu = 0, nConv = 0;
 if (E.convolve) {
   var conv = E.convolve;
   E.convolve = function (a, b, o) { if ((++nConv & 255) === 0) { var u = mem(); if (u > peakCpu) peakCpu = u; } return conv(a, b, o); };
 }
-eval(S.read('wgjs.js'));
-M.loaded = mem();
-var t0 = getTime();
-wgjs.start(S.readJSON('wgjs.cfg', 1));
-M.started = mem();
-M.startMs = Math.round((getTime() - t0) * 1000);
-var peak = 0, n = 0, hs = [];
-var iv = setInterval(function () { var u = mem(); if (u > peak) peak = u; }, 50);
-wgjs.onEvent(function (e) {
-  if (e.event === 'status' && e.state === 'up') M.up = mem();
-  if (e.event !== 'handshake') return;
-  hs.push(e.ms);
-  n++;
-  if (n === 1) { M.peakFirstHandshake = peak; }
-  if (n < ${handshakes}) { setTimeout(function () { wgjs.connect(true); }, 300); return; }
-  clearInterval(iv);
-  setTimeout(function () {
+// Every 50 ms: the peak; 0.3 s after a handshake the next one (force); 3 s after the last, at rest.
+function sample() {
+  var u = mem();
+  if (u > peak) peak = u;
+  var dt = getTime() - tHs;
+  if (phase === 1 && dt > 0.3) { phase = 0; wgjs.connect(true); }
+  if (phase === 2 && dt > 3) {
+    phase = 3;
     M.rest = mem();
     M.handshakeMs = hs;
     M.status = wgjs.status();
     M.sendUdpOk = wgjs.sendUdp('10.0.0.1', 5555, 'reading 21.5');
-    setTimeout(function () {
-      M.afterUdp = mem();
-      M.peakAll = peak;
-      M.peakCompute = peakCpu;
-      ${probe ? PROBE : ''}
-      console.log('MEASURE ' + JSON.stringify(M));
-      quit();
-    }, 3000);
-  }, 3000);
-});
+    tHs = getTime();
+  }
+  if (phase === 3 && dt > 3) {
+    phase = 4;
+    M.afterUdp = mem();
+    M.peakAll = peak;
+    M.peakCompute = peakCpu;
+    ${probe ? PROBE : ''}
+    console.log('MEASURE ' + JSON.stringify(M));
+    quit();
+  }
+}
+function onEv(e) {
+  if (e.event === 'status' && e.state === 'up') M.up = mem();
+  if (e.event !== 'handshake') return;
+  hs[n] = e.ms;
+  n++;
+  if (n === 1) M.peakFirstHandshake = peak;
+  tHs = getTime();
+  phase = n < ${handshakes} ? 1 : 2;
+}
+setInterval(sample, 50);
+M.before = mem();
+eval(S.read('wgjs.js'));
+M.loaded = mem();
+t0 = getTime();
+wgjs.start(S.readJSON('wgjs.cfg', 1));
+M.started = mem();
+M.startMs = Math.round((getTime() - t0) * 1000);
+wgjs.onEvent(onEv);
 `;
+
   let result = '';
   const lines: string[] = [];
   try {
