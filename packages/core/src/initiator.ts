@@ -7,7 +7,9 @@
  * costs rather than for many peers: on Espruino every function object costs ~6 variables and
  * every parameter one, even when the code runs from flash, and every small typed array or object
  * field costs more. So:
- *  - few, larger functions (this class has 26 methods, the engine ~110 with its helpers) and the cipher suite of `crypto/suite.ts`;
+ *  - few functions (this class has 24 with its constructor; `Engine` with its helpers ~290) and the cipher
+ *    suite of `crypto/suite.ts`; the handshake's code, primitives and scratch exist only while a
+ *    handshake step runs (`handshake`), the staging buffer only while packets wait;
  *  - state at fixed offsets in one byte array (`B`: keys, hashes, handshake) and one number array
  *    (`N`: timers, session numbers, counters), with named offsets the build inlines;
  *  - initiator only: a device never computes a responder's four X25519 inline; it answers a
@@ -167,7 +169,6 @@ export class Initiator {
   declare endpoint: string | null;
   /** Drop counters by reason (drops.ts). */
   declare drops: Uint32Array;
-  declare private hasPsk: boolean;
   /** Session slots in use as current and previous (-1 = none). */
   declare cur: number;
   declare prev: number;
@@ -231,7 +232,6 @@ export class Initiator {
       this.nAllow++;
     }
     this.endpoint = null;
-    this.hasPsk = !!psk;
     B.set(cfg.privateKey, SPRIV);
     B.set(cfg.peerPublicKey, RPUB);
     if (psk) B.set(psk, PSK);
