@@ -11,18 +11,8 @@ import { createPortableProvider } from '../src/crypto/portable.js';
 import { createNobleProvider } from '../src/crypto/noble.js';
 import { poly1305 as noblePoly1305 } from '@noble/ciphers/_poly1305.js';
 import { poly1305 } from '../src/crypto/chacha20poly1305.js';
+import { prng } from './support/vectors.js';
 
-/** Seeded PRNG (xorshift128+ on 32-bit halves is overkill; mulberry32 is enough for tests). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0);
-  };
-}
 
 function bytes(rnd: () => number, n: number): Uint8Array {
   const b = new Uint8Array(n);

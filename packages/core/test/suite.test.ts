@@ -10,7 +10,7 @@
  * the rest is covered by the differential tests against noble's ChaCha20-Poly1305.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { LOW_ORDER, RFC7748 } from './support/vectors.js';
+import { A5, LOW_ORDER, RFC7748, SUNSCREEN, prng } from './support/vectors.js';
 import { chacha20poly1305, xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { blake2s } from '@noble/hashes/blake2.js';
 import { x25519 as nobleX25519 } from '@noble/curves/ed25519.js';
@@ -35,17 +35,6 @@ function le32(b: Uint8Array, o: number): number {
   return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
 }
 
-/** Seeded PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 function bytes(rnd: () => number, n: number): Uint8Array {
   const b = new Uint8Array(n);
   for (let i = 0; i < n; i++) b[i] = rnd() & 255;
@@ -74,35 +63,7 @@ function digest(outLen: number, key: Uint8Array | null, msg: Uint8Array): string
 // Published vectors
 // ---------------------------------------------------------------------------------------------
 
-const A5 = {
-  key: '1c9240a5eb55d38af333888604f6b5f0473917c1402b80099dca5cbc207075c0',
-  nonce: '000000000102030405060708',
-  ad: 'f33388860000000000004e91',
-  tag: 'eead9d67890cbb22392336fea1851f38',
-  ciphertext: '64a0861575861af460f062c79be643bd5e805cfd345cf389f108670ac76c8cb2'
-    + '4c6cfc18755d43eea09ee94e382d26b0bdb7b73c321b0100d4f03b7f355894cf'
-    + '332f830e710b97ce98c8a84abd0b948114ad176e008d33bd60f982b1ff37c855'
-    + '9797a06ef4f0ef61c186324e2b3506383606907b6a7c02b0f9f6157b53c867e4'
-    + 'b9166c767b804d46a59b5216cde7a4e99040c5a40433225ee282a1b0a06c523e'
-    + 'af4534d7f83fa1155b0047718cbc546a0d072b04b3564eea1b422273f548271a'
-    + '0bb2316053fa76991955ebd63159434ecebb4e466dae5a1073a6727627097a10'
-    + '49e617d91d361094fa68f0ff77987130305beaba2eda04df997b714d6c6f2c29'
-    + 'a6ad5cb4022b02709b',
-  plaintext: '496e7465726e65742d4472616674732061726520647261667420646f63756d65'
-    + '6e74732076616c696420666f722061206d6178696d756d206f6620736978206d'
-    + '6f6e74687320616e64206d617920626520757064617465642c207265706c6163'
-    + '65642c206f72206f62736f6c65746564206279206f7468657220646f63756d65'
-    + '6e747320617420616e792074696d652e20497420697320696e617070726f7072'
-    + '6961746520746f2075736520496e7465726e65742d4472616674732061732072'
-    + '65666572656e6365206d6174657269616c206f7220746f206369746520746865'
-    + '6d206f74686572207468616e206173202fe2809c776f726b20696e2070726f67'
-    + '726573732e2fe2809d',
-};
 
-const SUNSCREEN = '4c616469657320616e642047656e746c656d656e206f662074686520636c6173'
-  + '73206f66202739393a204966204920636f756c64206f6666657220796f75206f'
-  + '6e6c79206f6e652074697020666f7220746865206675747572652c2073756e73'
-  + '637265656e20776f756c642062652069742e';
 
 describe('suite aead: RFC 8439 appendix A.5 (nonce 00000000 || 0102030405060708)', () => {
   const nonce = hex(A5.nonce);
