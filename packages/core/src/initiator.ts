@@ -303,7 +303,6 @@ export class Initiator {
   private initiate(now: number, retry: boolean): void {
     if (!retry) this.attempts = 0;
     if (now - this.N[LAST_SENT] < REKEY_TIMEOUT || this.endpoint === null) return;
-    this.precompute();
     this.handshake(OP_INITIATE, now, this.tx, 0, '');
   }
 
@@ -328,16 +327,14 @@ export class Initiator {
     function at(o: number, n: number): Uint8Array {
       return B.subarray(o, o + n);
     }
-    // A step inside a step (an initiation precomputing first) shares the primitives.
-    const outer = this.h === null;
-    const h = outer ? s.handshake() : this.h as HandshakeSuite;
+    const h = s.handshake();
     this.h = h;
-    /** B[at, at+32) = HASH(B[at, at+32) || src[o, o+n)): Noise's MixHash. */
-    function mixHash(at: number, src: Uint8Array, o: number, n: number): void {
+    /** B[d, d+32) = HASH(B[d, d+32) || src[o, o+n)): Noise's MixHash. */
+    function mixHash(d: number, src: Uint8Array, o: number, n: number): void {
       h.hashInit(32, null, 0);
-      h.hashUpdate(B, at, 32);
+      h.hashUpdate(B, d, 32);
       h.hashUpdate(src, o, n);
-      h.hashFinal(B, at);
+      h.hashFinal(B, d);
     }
     /**
      * Noise's KDF over HMAC-BLAKE2s with the chaining key at B[ck]: n outputs from src[o, o+len).
@@ -367,13 +364,16 @@ export class Initiator {
     let r = 0;
     switch (op) {
       case OP_PRECOMPUTE:
-        this.random(B, PEPRIV, 32);
-        h.x25519(at(PEPUB, 32), at(PEPRIV, 32), null);
-        // The peer's key is not low-order (checked at construction), so this cannot fail.
-        h.x25519(at(PES, 32), at(PEPRIV, 32), at(RPUB, 32));
-        this.hasPre = true;
-        break;
       case OP_INITIATE: {
+        // An initiation that was not precomputed does that first, in the same step.
+        if (!this.hasPre) {
+          this.random(B, PEPRIV, 32);
+          h.x25519(at(PEPUB, 32), at(PEPRIV, 32), null);
+          // The peer's key is not low-order (checked at construction), so this cannot fail.
+          h.x25519(at(PES, 32), at(PEPRIV, 32), at(RPUB, 32));
+          this.hasPre = true;
+        }
+        if (op === OP_PRECOMPUTE) break;
         const m = buf;
         this.hasPre = false;
         B.set(B.subarray(PEPRIV, PEPRIV + 32), EPRIV);
@@ -473,7 +473,7 @@ export class Initiator {
         N[LAST_HS] = now;
         if (this.ka !== null) this.ka.onHandshake(now, now - N[LAST_SENT]!);
         // The primitives are not needed for what follows (the event, the confirming packet).
-        if (outer) this.h = null;
+        this.h = null;
         if (this.sink.event) this.sink.event(EVENT_COMPLETE);
         // Confirm the session at once: staged packets if any, else a keepalive.
         this.keepalive(now);
@@ -495,7 +495,7 @@ export class Initiator {
     }
     if (back) this.B.set(B.subarray(0, B_SIZE));
     B.fill(0);
-    if (outer) this.h = null;
+    this.h = null;
     return r;
   }
 
