@@ -73,13 +73,13 @@ export class EchoInfo {
 }
 
 /** Shared result objects for callers that do not keep their own. Overwritten by each parse. */
-export const udpInfo = new UdpInfo();
-export const echoInfo = new EchoInfo();
+export const udpInfo = /* @__PURE__ */ new UdpInfo();
+export const echoInfo = /* @__PURE__ */ new EchoInfo();
 
 /** answerEcho's own result object, so it does not clobber `echoInfo`. */
-const echoScratch = new EchoInfo();
+const echoScratch = /* @__PURE__ */ new EchoInfo();
 /** Saved source and destination addresses (16 + 16 bytes) while a reply is built in place. */
-const addrScratch = new Uint8Array(32);
+const addrScratch = /* @__PURE__ */ new Uint8Array(32);
 
 function read16(b: Uint8Array, off: number): number {
   return (b[off] << 8) | b[off + 1];

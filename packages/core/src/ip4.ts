@@ -1,23 +1,16 @@
 /**
- * IPv4 for the device: UDP datagrams built and parsed, ICMP echo requests answered, in four
- * functions. `ip.ts` does the same for IPv4 and IPv6 with a richer API; on the Espruino
- * interpreter its ~15 functions cost ~250 variables of RAM (every function object does, even run
- * from flash), these ~40. Tested against ip.ts (test/ip4.test.ts). Nothing here allocates.
+ * IPv4 for the device: UDP datagrams built and parsed, ICMP echo requests answered, in three
+ * functions plus ip.ts's checksum. `ip.ts` does the same for IPv4 and IPv6 with a richer API; on
+ * the Espruino interpreter its ~15 functions cost ~250 variables of RAM (every function object
+ * does, even run from flash), these ~50. Tested against ip.ts (test/ip4.test.ts). Nothing here
+ * allocates.
  */
+
+import { checksumAdd, checksumFinish } from './ip.js';
 
 /** Fields of the last `ip4Parse`: source port (UDP), destination port, payload offset, payload length, IP length. */
 export const ip4Info = new Int32Array(5);
 
-/**
- * The Internet checksum (RFC 1071) of buf[off, off+len) (an odd last byte padded with zero),
- * starting from `sum`: folded and complemented, the value to store. 0 over data that includes
- * its correct checksum.
- */
-export function ip4Checksum(sum: number, buf: Uint8Array, off: number, len: number): number {
-  for (let i = 0; i < len; i += 2) sum += (buf[off + i]! << 8) | (i + 1 < len ? buf[off + i + 1]! : 0);
-  while (sum > 0xffff) sum = (sum % 65536) + Math.floor(sum / 65536);
-  return ~sum & 0xffff;
-}
 
 /**
  * Writes an IPv4 header and a UDP header at buf[off] for the `len`-byte payload already at
@@ -44,11 +37,11 @@ export function ip4Udp(buf: Uint8Array, off: number, src: Uint8Array, srcPort: n
   buf[off + 23] = dstPort & 255;
   buf[off + 24] = u >> 8;
   buf[off + 25] = u & 255;
-  let c = ip4Checksum(0, buf, off, 20);
+  let c = checksumFinish(checksumAdd(0, buf, off, 20));
   buf[off + 10] = c >> 8;
   buf[off + 11] = c & 255;
   // UDP checksum over the pseudo-header (addresses, protocol, length) and the datagram; 0 is sent as 0xffff.
-  c = ip4Checksum(ip4Checksum(17 + u, buf, off + 12, 8) ^ 0xffff, buf, off + 20, u);
+  c = checksumFinish(checksumAdd(checksumAdd(17 + u, buf, off + 12, 8), buf, off + 20, u));
   if (c === 0) c = 0xffff;
   buf[off + 26] = c >> 8;
   buf[off + 27] = c & 255;
@@ -83,7 +76,7 @@ export function ip4Parse(buf: Uint8Array, off: number, len: number): number {
   for (let a = off + 12; a <= off + 16; a += 4) {
     if (buf[a]! >= 224 || (buf[a] === 0 && buf[a + 1] === 0 && buf[a + 2] === 0 && buf[a + 3] === 0)) return -1;
   }
-  if (ip4Checksum(0, buf, l4, total - 20) !== 0) return -1;
+  if (checksumFinish(checksumAdd(0, buf, l4, total - 20)) !== 0) return -1;
   I[3] = total - 28;
   return 1;
 }
@@ -102,13 +95,13 @@ export function ip4EchoReply(buf: Uint8Array, off: number): number {
   buf[off + 8] = 64;
   buf[off + 10] = 0;
   buf[off + 11] = 0;
-  let c = ip4Checksum(0, buf, off, 20);
+  let c = checksumFinish(checksumAdd(0, buf, off, 20));
   buf[off + 10] = c >> 8;
   buf[off + 11] = c & 255;
   buf[off + 20] = 0;
   buf[off + 22] = 0;
   buf[off + 23] = 0;
-  c = ip4Checksum(0, buf, off + 20, total - 20);
+  c = checksumFinish(checksumAdd(0, buf, off + 20, total - 20));
   buf[off + 22] = c >> 8;
   buf[off + 23] = c & 255;
   return total;
